@@ -1,0 +1,197 @@
+"""plan: expand matrix.toml into BuildSpec tuples (pure). Invalid combinations are dropped with a reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from factory.errors import PlanError
+from factory.knowledge import Knowledge, TorchMinor, TorchVariant
+from factory.matrix import MatrixConfig, PackageEntry, Profile
+from factory.recipes import Recipe, recipe_for
+from factory.spec import BuildSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropped:
+    package: NormalizedName
+    version: Version
+    torch: str
+    reason: str
+    cuda: str | None = None
+    python: str | None = None
+    cxx11_abi: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "package": str(self.package),
+            "version": str(self.version),
+            "torch": self.torch,
+        }
+        for key in ("cuda", "python", "cxx11_abi"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    include: list[BuildSpec] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "include": [s.to_json() for s in self.include],
+            "dropped": [d.to_json() for d in self.dropped],
+        }
+
+
+def choose_variants(minor: TorchMinor, majors: tuple[int, ...]) -> list[TorchVariant]:
+    """Per CUDA major (and per ABI, where one major ships in both), the newest toolkit the minor has."""
+    newest: dict[tuple[int, bool], TorchVariant] = {}
+    for variant in minor.variants():
+        if variant.cuda.major not in majors:
+            continue
+        key = (variant.cuda.major, variant.cxx11_abi)
+        if key not in newest or variant.cuda > newest[key].cuda:
+            newest[key] = variant
+    return sorted(newest.values(), key=lambda v: (v.cuda, v.cxx11_abi))
+
+
+def _both_abis(variants: list[TorchVariant], variant: TorchVariant) -> bool:
+    return any(v.cuda.major == variant.cuda.major and v.cxx11_abi != variant.cxx11_abi for v in variants)
+
+
+def plan(
+    matrix: MatrixConfig,
+    knowledge: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    profile_name: str | None = None,
+) -> Plan:
+    profile = matrix.profile(profile_name)
+    result = Plan()
+    entries = _select_packages(matrix, profile)
+    python_universe = sorted({p for m in knowledge.minors.values() for p in m.pythons}, key=Version)
+    for entry in entries:
+        recipe = recipe_for(recipes, entry.name)
+        for version in entry.versions:
+            for minor in knowledge.minors.values():
+                if not _torch_selected(matrix, profile, minor):
+                    continue
+                _plan_minor(result, matrix, profile, recipe, version, minor, python_universe)
+    if not result.include:
+        raise PlanError(
+            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
+            "run `factory plan` without --json to see why each was dropped"
+        )
+    return result
+
+
+def _select_packages(matrix: MatrixConfig, profile: Profile) -> list[PackageEntry]:
+    if profile.packages is None:
+        return list(matrix.packages)
+    known = {e.name: e for e in matrix.packages}
+    missing = [p for p in profile.packages if p not in known]
+    if missing:
+        raise PlanError(
+            f"profile {profile.name!r} names {missing}, not in matrix.toml [[packages]] ({', '.join(known)})"
+        )
+    return [known[p] for p in profile.packages]
+
+
+def _torch_selected(matrix: MatrixConfig, profile: Profile, minor: TorchMinor) -> bool:
+    if profile.torch is not None:
+        return minor.minor in profile.torch
+    return minor.version in matrix.torch
+
+
+def _plan_minor(
+    result: Plan,
+    matrix: MatrixConfig,
+    profile: Profile,
+    recipe: Recipe,
+    version: Version,
+    minor: TorchMinor,
+    python_universe: list[str],
+) -> None:
+    def dropped(reason: str, **combo: Any) -> None:
+        result.dropped.append(
+            Dropped(package=recipe.package, version=version, torch=minor.minor, reason=reason, **combo)
+        )
+
+    shipped = ", ".join(str(c) for c in minor.cuda)
+    if profile.cuda is not None:
+        variants = []
+        for cuda in profile.cuda:
+            if cuda in minor.cuda:
+                variants.append(minor.variant(cuda))
+            else:
+                dropped(
+                    f"PyTorch ships no CUDA {cuda} build of torch {minor.minor} (it ships {shipped})",
+                    cuda=str(cuda),
+                )
+    else:
+        variants = choose_variants(minor, matrix.cuda_majors)
+        for major in matrix.cuda_majors:
+            if not any(v.cuda.major == major for v in variants):
+                dropped(
+                    f"PyTorch ships no CUDA {major}.x build of torch {minor.minor} (it ships {shipped})",
+                    cuda=f"{major}.x",
+                )
+    pythons = list(profile.python or matrix.python or python_universe)
+    for variant in variants:
+        if profile.cxx11_abi is not None and variant.cxx11_abi not in profile.cxx11_abi:
+            dropped(
+                f"torch {minor.minor}+cu{variant.cuda} uses the {'new' if variant.cxx11_abi else 'old'} C++ ABI; "
+                f"profile {profile.name!r} selects only cxx11_abi={list(profile.cxx11_abi)}",
+                cuda=str(variant.cuda),
+                cxx11_abi=variant.cxx11_abi,
+            )
+            continue
+        archs = profile.archs if profile.archs is not None else recipe.archs_for(variant.cuda)
+        for python in pythons:
+            combo = {"cuda": str(variant.cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
+            if python not in minor.pythons:
+                note = " (experimental there, so not built)" if python in minor.experimental_pythons else ""
+                lo, hi = minor.pythons[0], minor.pythons[-1]
+                dropped(
+                    f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo
+                )
+                continue
+            if Version(python) not in recipe.requires_python:
+                dropped(f"{recipe.package} {version} requires Python {recipe.requires_python}", **combo)
+                continue
+            spec = BuildSpec(
+                package=recipe.package,
+                version=version,
+                cuda=variant.cuda,
+                torch=minor.version,
+                torch_cuda=variant.cuda,
+                python=python,
+                cxx11_abi=variant.cxx11_abi,
+                platform=variant.platform,
+                archs=tuple(archs),
+                ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
+                exact_torch_pin=_both_abis(variants, variant) and variant.cxx11_abi,
+                torch_on_pypi=variant.on_pypi,
+            )
+            excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
+            if excluded is not None:
+                dropped(excluded.reason, **combo)
+                continue
+            result.include.append(_apply_overrides(matrix, recipe, spec))
+
+
+def _apply_overrides(matrix: MatrixConfig, recipe: Recipe, spec: BuildSpec) -> BuildSpec:
+    for override in matrix.overrides:
+        if not override.match.matches(spec):
+            continue
+        archs = override.archs if override.archs is not None else spec.archs
+        ptx = spec.ptx if override.ptx is None else (recipe.ptx_for(archs) if override.ptx else None)
+        spec = dataclasses.replace(spec, archs=archs, ptx=ptx)
+    return spec
