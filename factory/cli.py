@@ -17,7 +17,7 @@ COMMANDS = ("factory.commands.plan",)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factory",
-        description="Build, repair, verify and serve CUDA extension wheels for every torch/CUDA/Python/ABI tuple.",
+        description="Build, repair, verify and serve CUDA extension wheels for each torch/CUDA/Python/ABI.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -146,8 +146,9 @@ def _plan_minor(
     pythons = list(profile.python or matrix.python or python_universe)
     for variant in variants:
         if profile.cxx11_abi is not None and variant.cxx11_abi not in profile.cxx11_abi:
+            abi = "new" if variant.cxx11_abi else "old"
             dropped(
-                f"torch {minor.minor}+cu{variant.cuda} uses the {'new' if variant.cxx11_abi else 'old'} C++ ABI; "
+                f"torch {minor.minor}+cu{variant.cuda} uses the {abi} C++ ABI; "
                 f"profile {profile.name!r} selects only cxx11_abi={list(profile.cxx11_abi)}",
                 cuda=str(variant.cuda),
                 cxx11_abi=variant.cxx11_abi,
