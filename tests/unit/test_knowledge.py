@@ -36,7 +36,7 @@ def test_pypi_cuda_must_be_a_variant(tmp_path: Path) -> None:
         '[torch."2.9"]\nversion="2.9.1"\ncuda=["12.8"]\npypi_cuda="13.0"\ncxx11_abi=true\n'
         'glibc_floor="2.28"\npython=["3.10","3.14"]\n'
     )
-    with pytest.raises(ConfigError, match="pypi_cuda 13.0 is not among"):
+    with pytest.raises(ConfigError, match=r"pypi_cuda 13\.0 is not among"):
         parse_knowledge(data)
 
 
@@ -45,7 +45,7 @@ def test_version_must_belong_to_minor() -> None:
         '[torch."2.9"]\nversion="2.10.0"\ncuda=["12.8"]\npypi_cuda="12.8"\ncxx11_abi=true\n'
         'glibc_floor="2.28"\npython=["3.10","3.14"]\n'
     )
-    with pytest.raises(ConfigError, match="not a 2.9.x release"):
+    with pytest.raises(ConfigError, match=r"not a 2\.9\.x release"):
         parse_knowledge(data)
 
 
