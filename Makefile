@@ -1,0 +1,48 @@
+# Entry points of the README. Each target sets up what it needs on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= data
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+JOBS   ?=
+
+.PHONY: setup system-deps quick serve test lint slow
+
+$(BIN)/factory: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: system-deps $(BIN)/factory
+
+# Debian packages: ccache (shared compile cache), chromium (web page screenshot test).
+system-deps:
+	@missing=""; \
+	command -v ccache >/dev/null || missing="$$missing ccache"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The main job on the embedded default: build the quick profile, publish into ./data, serve it.
+quick: setup
+	$(BIN)/factory run --profile quick --data $(DATA) $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/factory serve --data $(DATA) --host $(HOST) --port $(PORT)
+
+serve: setup
+	$(BIN)/factory serve --data $(DATA) --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check factory index_server tests
+	$(BIN)/ruff format --check factory index_server tests
+	$(BIN)/mypy
+
+test: setup
+	$(BIN)/pytest -m "not slow"
+
+# Real full-package builds (minutes each).
+slow: setup
+	$(BIN)/pytest -m slow

@@ -1,0 +1,214 @@
+"""The main job: build every planned tuple that is not yet published, publish, report.
+
+Pure orchestration: the builder (provision → verify for one tuple), the publisher (the index) and the
+progress display are passed in, so the scheduling, skipping, failure isolation and reporting are tested
+with fakes. Tuples run concurrently up to `jobs`; one failing tuple never stops the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from factory.errors import FactoryError
+from factory.spec import BuildSpec
+
+OUTCOMES = ("published", "unchanged", "failed", "skipped")
+
+
+class BuildResult(Protocol):
+    outcome: str  # built | failed | skipped
+    stage: str | None
+    cause: str | None
+    message: str | None
+    wheel: Path | None
+    log: Path | None
+    input_key: str | None
+
+
+class Builder(Protocol):
+    def input_key(self, spec: BuildSpec) -> str: ...
+
+    def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> BuildResult: ...
+
+
+class Publisher(Protocol):
+    def published_keys(self) -> set[str]: ...
+
+    def publish(self, wheel: Path) -> str: ...
+
+    def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None: ...
+
+
+class Progress(Protocol):
+    def start(self, spec: BuildSpec) -> None: ...
+
+    def stage(self, spec: BuildSpec, stage: str) -> None: ...
+
+    def finish(self, spec: BuildSpec, outcome: TupleOutcome) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class TupleOutcome:
+    spec: BuildSpec
+    outcome: str
+    stage: str | None = None
+    cause: str | None = None
+    message: str | None = None
+    wheel: str | None = None
+    log: Path | None = None
+    input_key: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.spec.id,
+            "spec": self.spec.to_json(),
+            "outcome": self.outcome,
+            "stage": self.stage,
+            "cause": self.cause,
+            "message": self.message,
+            "wheel": self.wheel,
+            "input_key": self.input_key,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+@dataclass(kw_only=True)
+class RunReport:
+    run_id: str
+    profile: str | None
+    started: datetime
+    finished: datetime | None = None
+    tuples: list[TupleOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[TupleOutcome]:
+        return [t for t in self.tuples if t.outcome == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        return {o: sum(1 for t in self.tuples if t.outcome == o) for o in OUTCOMES}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "profile": self.profile,
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": self.finished.isoformat(timespec="seconds") if self.finished else None,
+            "counts": self.counts(),
+            "tuples": [t.to_json() for t in self.tuples],
+        }
+
+
+class _EnvLocks:
+    """One lock per provisioned environment, so two tuples never create the same env at once."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, spec: BuildSpec) -> threading.Lock:
+        key = f"{spec.python}-{spec.torch}-{spec.torch_cuda}-{spec.cuda}"
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+def run_matrix(
+    specs: Iterable[BuildSpec],
+    *,
+    builder: Builder,
+    publisher: Publisher,
+    progress: Progress,
+    jobs: int,
+    profile: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunReport:
+    if jobs < 1:
+        raise FactoryError(f"--jobs must be at least 1 (got {jobs})")
+    report = RunReport(run_id=_run_id(clock()), profile=profile, started=clock())
+    published = publisher.published_keys()
+    env_lock = _EnvLocks()
+    publish_lock = threading.Lock()
+
+    def one(spec: BuildSpec) -> TupleOutcome:
+        progress.start(spec)
+        began = time.monotonic()
+        try:
+            outcome = _one_tuple(spec, builder, publisher, progress, published, env_lock, publish_lock)
+        except Exception as err:  # isolate any tuple's crash from the others
+            outcome = TupleOutcome(
+                spec=spec,
+                outcome="failed",
+                stage="internal",
+                cause="internal-error",
+                message=f"{type(err).__name__}: {err}",
+            )
+        outcome = _with_seconds(outcome, time.monotonic() - began)
+        progress.finish(spec, outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tuple") as pool:
+        report.tuples = list(pool.map(one, list(specs)))
+    report.finished = clock()
+    logs = {t.spec.id: t.log for t in report.tuples if t.log is not None and t.log.exists()}
+    publisher.publish_report(report.to_json(), logs)
+    return report
+
+
+def _one_tuple(
+    spec: BuildSpec,
+    builder: Builder,
+    publisher: Publisher,
+    progress: Progress,
+    published: set[str],
+    env_lock: Callable[[BuildSpec], threading.Lock],
+    publish_lock: threading.Lock,
+) -> TupleOutcome:
+    progress.stage(spec, "provision")
+    key: str | None
+    try:
+        with env_lock(spec):
+            key = builder.input_key(spec)
+    except FactoryError:
+        key = None  # the build below reaches the same failure and records it, classified
+    if key is not None and key in published:
+        return TupleOutcome(spec=spec, outcome="unchanged", input_key=key)
+    result = builder.build(spec, lambda stage: progress.stage(spec, stage))
+    recorded = TupleOutcome(
+        spec=spec,
+        outcome="skipped" if result.outcome == "skipped" else "failed",
+        stage=result.stage,
+        cause=result.cause,
+        message=result.message,
+        log=result.log,
+        input_key=result.input_key or key,
+    )
+    if result.outcome != "built" or result.wheel is None:
+        return recorded
+    progress.stage(spec, "publish")
+    try:
+        with publish_lock:
+            filename = publisher.publish(result.wheel)
+    except FactoryError as err:
+        return replace(recorded, stage="publish", cause="publish-rejected", message=str(err))
+    return replace(recorded, outcome="published", stage=None, cause=None, message=None, wheel=filename)
+
+
+def _with_seconds(outcome: TupleOutcome, seconds: float) -> TupleOutcome:
+    return replace(outcome, seconds=seconds)
+
+
+def _run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def default_jobs(cpu_count: int, mem_gib: float, gib_per_job: float = 6.0, cores_per_job: int = 2) -> int:
+    """Concurrent tuples the machine can hold: nvcc takes GBs per job and each tuple compiles in parallel."""
+    return max(1, min(cpu_count // cores_per_job, int(mem_gib // gib_per_job)))

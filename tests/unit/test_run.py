@@ -1,0 +1,208 @@
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from factory.errors import FactoryError
+from factory.run import TupleOutcome, default_jobs, run_matrix
+from factory.spec import BuildSpec
+
+
+def spec(package: str, python: str = "3.11") -> BuildSpec:
+    return BuildSpec(
+        package=canonicalize_name(package),
+        version=Version("1.0"),
+        cuda=Version("13.0"),
+        torch=Version("2.14.1"),
+        torch_cuda=Version("13.0"),
+        python=python,
+        cxx11_abi=True,
+        platform="manylinux_2_28_x86_64",
+    )
+
+
+@dataclass
+class Result:
+    outcome: str
+    stage: str | None = None
+    cause: str | None = None
+    message: str | None = None
+    wheel: Path | None = None
+    log: Path | None = None
+    input_key: str | None = None
+
+
+class FakeBuilder:
+    def __init__(
+        self,
+        tmp: Path,
+        fail: set[str] = frozenset(),
+        crash: set[str] = frozenset(),
+        barrier: threading.Barrier | None = None,
+    ) -> None:
+        self.tmp, self.fail, self.crash, self.barrier = tmp, fail, crash, barrier
+        self.built: list[str] = []
+        self.key_calls_in_flight = 0
+        self.max_key_overlap = 0
+        self.lock = threading.Lock()
+
+    def input_key(self, s: BuildSpec) -> str:
+        with self.lock:
+            self.key_calls_in_flight += 1
+            self.max_key_overlap = max(self.max_key_overlap, self.key_calls_in_flight)
+        threading.Event().wait(0.05)
+        with self.lock:
+            self.key_calls_in_flight -= 1
+        return "key-" + s.id
+
+    def build(self, s: BuildSpec, on_stage: Callable[[str], None]) -> Result:
+        on_stage("build")
+        if self.barrier is not None:
+            self.barrier.wait()
+        if s.package in self.crash:
+            raise RuntimeError("boom")
+        log = self.tmp / f"{s.id}.log"
+        log.write_text(f"log of {s.id}\n")
+        with self.lock:
+            self.built.append(s.id)
+        if s.package in self.fail:
+            return Result(
+                "failed",
+                stage="build",
+                cause="compiler-error",
+                message="csrc/x.cu(3): error: bad",
+                log=log,
+                input_key="key-" + s.id,
+            )
+        wheel = self.tmp / f"{s.package}-{s.id}.whl"
+        wheel.write_bytes(b"wheel")
+        return Result("built", stage="verify", wheel=wheel, log=log, input_key="key-" + s.id)
+
+
+class FakePublisher:
+    def __init__(self, keys: set[str] = frozenset(), reject: set[str] = frozenset()) -> None:
+        self.keys = set(keys)
+        self.reject = reject
+        self.files: list[str] = []
+        self.reports: list[tuple[dict[str, Any], dict[str, Path]]] = []
+
+    def published_keys(self) -> set[str]:
+        return set(self.keys)
+
+    def publish(self, wheel: Path) -> str:
+        if any(r in wheel.name for r in self.reject):
+            raise FactoryError(f"{wheel.name}: rejected by the index")
+        self.files.append(wheel.name)
+        return wheel.name
+
+    def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None:
+        self.reports.append((report, logs))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def start(self, s: BuildSpec) -> None:
+        self.events.append(("start", s.id, ""))
+
+    def stage(self, s: BuildSpec, stage: str) -> None:
+        self.events.append(("stage", s.id, stage))
+
+    def finish(self, s: BuildSpec, o: TupleOutcome) -> None:
+        self.events.append(("finish", s.id, o.outcome))
+
+
+def test_builds_publishes_and_reports(tmp_path: Path) -> None:
+    specs = [spec("a"), spec("b")]
+    pub, prog = FakePublisher(), Recorder()
+    report = run_matrix(specs, builder=FakeBuilder(tmp_path), publisher=pub, progress=prog, jobs=1)
+    assert [t.outcome for t in report.tuples] == ["published", "published"]
+    assert len(pub.files) == 2
+    ((data, logs),) = pub.reports
+    assert data["counts"] == {"published": 2, "unchanged": 0, "failed": 0, "skipped": 0}
+    assert set(logs) == {s.id for s in specs}
+    assert data["tuples"][0]["input_key"] == "key-" + specs[0].id
+    assert ("stage", specs[0].id, "publish") in prog.events
+
+
+def test_rerun_with_nothing_changed_builds_nothing(tmp_path: Path) -> None:
+    specs = [spec("a"), spec("b")]
+    builder = FakeBuilder(tmp_path)
+    pub = FakePublisher(keys={"key-" + s.id for s in specs})
+    report = run_matrix(specs, builder=builder, publisher=pub, progress=Recorder(), jobs=2)
+    assert [t.outcome for t in report.tuples] == ["unchanged", "unchanged"]
+    assert builder.built == [] and pub.files == []
+
+
+def test_resume_builds_only_what_is_missing(tmp_path: Path) -> None:
+    specs = [spec("a"), spec("b"), spec("c")]
+    builder = FakeBuilder(tmp_path)
+    pub = FakePublisher(keys={"key-" + specs[0].id})  # a finished before the run was killed
+    report = run_matrix(specs, builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    assert sorted(builder.built) == sorted([specs[1].id, specs[2].id])
+    assert report.counts()["unchanged"] == 1 and report.counts()["published"] == 2
+
+
+def test_failure_is_isolated_and_classified(tmp_path: Path) -> None:
+    specs = [spec("broken"), spec("crashes"), spec("fine")]
+    builder = FakeBuilder(tmp_path, fail={"broken"}, crash={"crashes"})
+    pub = FakePublisher()
+    report = run_matrix(specs, builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    by = {t.spec.package: t for t in report.tuples}
+    assert by["broken"].outcome == "failed" and by["broken"].cause == "compiler-error"
+    assert by["broken"].message == "csrc/x.cu(3): error: bad" and by["broken"].stage == "build"
+    assert by["crashes"].outcome == "failed" and by["crashes"].cause == "internal-error"
+    assert "boom" in (by["crashes"].message or "")
+    assert by["fine"].outcome == "published"
+    assert [t.spec.package for t in report.failed] == ["broken", "crashes"]
+    assert pub.reports, "the report is published even when tuples fail"
+
+
+def test_publish_rejection_is_a_failure(tmp_path: Path) -> None:
+    specs = [spec("a"), spec("b")]
+    pub = FakePublisher(reject={"a-"})
+    report = run_matrix(specs, builder=FakeBuilder(tmp_path), publisher=pub, progress=Recorder(), jobs=1)
+    first = report.tuples[0]
+    assert first.outcome == "failed" and first.stage == "publish" and first.cause == "publish-rejected"
+    assert report.tuples[1].outcome == "published"
+
+
+def test_tuples_run_concurrently(tmp_path: Path) -> None:
+    # both builds must be inside build() at once, or the barrier breaks and they fail
+    barrier = threading.Barrier(2, timeout=10)
+    builder = FakeBuilder(tmp_path, barrier=barrier)
+    report = run_matrix(
+        [spec("a"), spec("b")], builder=builder, publisher=FakePublisher(), progress=Recorder(), jobs=2
+    )
+    assert [t.outcome for t in report.tuples] == ["published", "published"]
+
+
+def test_one_env_is_never_provisioned_twice_at_once(tmp_path: Path) -> None:
+    builder = FakeBuilder(tmp_path)
+    run_matrix(
+        [spec("a"), spec("b"), spec("c")],
+        builder=builder,
+        publisher=FakePublisher(),
+        progress=Recorder(),
+        jobs=3,
+    )
+    assert builder.max_key_overlap == 1
+
+
+def test_jobs_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(FactoryError, match="at least 1"):
+        run_matrix(
+            [spec("a")], builder=FakeBuilder(tmp_path), publisher=FakePublisher(), progress=Recorder(), jobs=0
+        )
+
+
+def test_default_jobs_from_machine() -> None:
+    assert default_jobs(2, 24) == 1
+    assert default_jobs(16, 128) == 8
+    assert default_jobs(64, 16) == 2
