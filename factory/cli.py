@@ -11,7 +11,10 @@ from factory.errors import FactoryError
 
 # Each module registers one or more subcommands: `register(subparsers)` adds parsers whose
 # `handler(args) -> int` does the work. Keep this list in pipeline order.
-COMMANDS = ("factory.commands.plan",)
+COMMANDS = (
+    "factory.commands.plan",
+    "factory.commands.serve",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,158 @@
+"""The catalog: one SQLite database with a row per stored file and one per run report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import NormalizedName
+
+from index_server.errors import UnknownFile
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    filename TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filetype TEXT NOT NULL,
+    python_tag TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    upload_time TEXT NOT NULL,
+    requires_python TEXT,
+    metadata_sha256 TEXT,
+    yanked_reason TEXT,
+    build_info TEXT
+);
+CREATE INDEX IF NOT EXISTS files_project ON files(project);
+CREATE TABLE IF NOT EXISTS reports (
+    run_id TEXT PRIMARY KEY,
+    finished TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileRecord:
+    filename: str
+    project: NormalizedName
+    version: str
+    filetype: str
+    python_tag: str
+    sha256: str
+    size: int
+    upload_time: datetime
+    requires_python: str | None
+    metadata_sha256: str | None
+    yanked_reason: str | None  # None: not yanked; "" yanked without a reason
+    build_info: dict[str, Any] | None
+
+
+def _record(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(
+        filename=row["filename"],
+        project=NormalizedName(row["project"]),
+        version=row["version"],
+        filetype=row["filetype"],
+        python_tag=row["python_tag"],
+        sha256=row["sha256"],
+        size=row["size"],
+        upload_time=datetime.fromisoformat(row["upload_time"]),
+        requires_python=row["requires_python"],
+        metadata_sha256=row["metadata_sha256"],
+        yanked_reason=row["yanked_reason"],
+        build_info=json.loads(row["build_info"]) if row["build_info"] else None,
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Catalog:
+    """Thread-safe access to the SQLite catalog (one connection per operation, WAL mode)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def get(self, filename: str) -> FileRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM files WHERE filename = ?", (filename,)).fetchone()
+        return _record(row) if row else None
+
+    def add(self, record: FileRecord) -> bool:
+        """Insert a row; False when a row of that filename already exists (nothing changed)."""
+        with self._lock, self._connect() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.filename,
+                    record.project,
+                    record.version,
+                    record.filetype,
+                    record.python_tag,
+                    record.sha256,
+                    record.size,
+                    record.upload_time.isoformat(),
+                    record.requires_python,
+                    record.metadata_sha256,
+                    record.yanked_reason,
+                    json.dumps(record.build_info, sort_keys=True) if record.build_info else None,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def projects(self) -> list[NormalizedName]:
+        with self._connect() as db:
+            rows = db.execute("SELECT DISTINCT project FROM files ORDER BY project").fetchall()
+        return [NormalizedName(r["project"]) for r in rows]
+
+    def files(self, project: str | None = None) -> list[FileRecord]:
+        with self._connect() as db:
+            if project is None:
+                rows = db.execute("SELECT * FROM files ORDER BY project, filename").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT * FROM files WHERE project = ? ORDER BY filename", (project,)
+                ).fetchall()
+        return [_record(r) for r in rows]
+
+    def set_yanked(self, filename: str, reason: str | None) -> None:
+        """Yank (reason "" or text) or unyank (None) one file."""
+        with self._lock, self._connect() as db:
+            cursor = db.execute("UPDATE files SET yanked_reason = ? WHERE filename = ?", (reason, filename))
+            if cursor.rowcount != 1:
+                raise UnknownFile(f"{filename}: no such file on the index; `factory serve` lists files at /")
+
+    def add_report(self, run_id: str, finished: str, body: dict[str, Any]) -> None:
+        with self._lock, self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO reports VALUES (?,?,?)", (run_id, finished, json.dumps(body)))
+
+    def reports(self) -> list[dict[str, Any]]:
+        """All run reports, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT body FROM reports ORDER BY finished, run_id").fetchall()
+        return [json.loads(r["body"]) for r in rows]

@@ -1,0 +1,88 @@
+"""ingest: the one function that validates and stores a file, used by both /legacy/ and LocalIndex."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from index_server.catalog import Catalog, FileRecord, now_utc
+from index_server.distributions import inspect_distribution
+from index_server.errors import FileConflict
+from index_server.settings import Limits
+from index_server.storage import FileStore
+
+METADATA_SUFFIX = ".metadata"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestResult:
+    filename: str
+    project: NormalizedName
+    version: str
+    sha256: str
+    created: bool  # False: an identical file was already there (a no-op success)
+
+
+class Ingestor:
+    """Validate a file, then write it (and its .metadata) atomically, then commit the catalog row."""
+
+    def __init__(self, store: FileStore, catalog: Catalog, limits: Limits) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.limits = limits
+        self._lock = threading.Lock()
+
+    def ingest(self, source: Path, filename: str | None = None) -> IngestResult:
+        filename = filename or source.name
+        with self.store.staged_copy(source, self.limits.max_upload_bytes) as (staged, sha256):
+            existing = self.catalog.get(filename)
+            if existing is not None:
+                return self._same_or_conflict(existing, sha256)
+            dist = inspect_distribution(staged, filename, self.limits)
+            metadata_sha256 = (
+                hashlib.sha256(dist.metadata).hexdigest() if dist.filetype == "bdist_wheel" else None
+            )
+            record = FileRecord(
+                filename=filename,
+                project=dist.project,
+                version=str(dist.version),
+                filetype=dist.filetype,
+                python_tag=dist.python_tag,
+                sha256=sha256,
+                size=staged.stat().st_size,
+                upload_time=now_utc(),
+                requires_python=dist.requires_python,
+                metadata_sha256=metadata_sha256,
+                yanked_reason=None,
+                build_info=dist.build_info,
+            )
+            with self._lock:
+                existing = self.catalog.get(filename)
+                if existing is not None:
+                    return self._same_or_conflict(existing, sha256)
+                if metadata_sha256 is not None:
+                    self.store.write_bytes(dist.project, filename + METADATA_SUFFIX, dist.metadata)
+                self.store.commit(staged, dist.project, filename)
+                self.catalog.add(record)
+        return IngestResult(
+            filename=filename, project=dist.project, version=str(dist.version), sha256=sha256, created=True
+        )
+
+    @staticmethod
+    def _same_or_conflict(existing: FileRecord, sha256: str) -> IngestResult:
+        if existing.sha256 != sha256:
+            raise FileConflict(
+                f"{existing.filename} already exists with other content (sha256 {existing.sha256}, "
+                f"uploaded {sha256}); files are immutable: bump the version or the build label"
+            )
+        return IngestResult(
+            filename=existing.filename,
+            project=existing.project,
+            version=existing.version,
+            sha256=sha256,
+            created=False,
+        )

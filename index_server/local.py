@@ -1,0 +1,56 @@
+"""LocalIndex: the embedded index under a data directory, used by the app and by `factory run` alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from index_server.catalog import Catalog, FileRecord
+from index_server.ingest import Ingestor, IngestResult
+from index_server.reports import ReportStore
+from index_server.settings import IndexSettings
+from index_server.storage import FileStore
+
+__all__ = ["IngestResult", "LocalIndex"]
+
+
+class LocalIndex:
+    """Files, catalog and reports under `data_dir`; every file enters through `ingest`."""
+
+    def __init__(self, data_dir: Path, settings: IndexSettings | None = None) -> None:
+        self.settings = settings or IndexSettings(data_dir=data_dir)
+        self.data_dir = data_dir
+        self.store = FileStore(data_dir / "files")
+        self.catalog = Catalog(data_dir / "catalog.sqlite3")
+        self.ingestor = Ingestor(self.store, self.catalog, self.settings.limits)
+        self.reports = ReportStore(data_dir / "reports", self.catalog, self.store.tmp)
+
+    def ingest(self, path: Path, filename: str | None = None) -> IngestResult:
+        """Validate and store one wheel or sdist; an identical re-ingest is a no-op success.
+
+        Raises InvalidDistribution (bad file), FileConflict (same name, other bytes), TooLarge.
+        """
+        return self.ingestor.ingest(path, filename)
+
+    def build_infos(self) -> list[dict[str, Any]]:
+        """factory_build.json of every stored wheel that has one, plus its "filename"."""
+        return [
+            {**record.build_info, "filename": record.filename}
+            for record in self.catalog.files()
+            if record.build_info is not None
+        ]
+
+    def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None:
+        self.reports.publish(report, logs)
+
+    def files(self, project: str | None = None) -> list[FileRecord]:
+        return self.catalog.files(project)
+
+    def file_path(self, record: FileRecord) -> Path:
+        return self.store.path(record.project, record.filename)
+
+    def yank(self, filename: str, reason: str = "") -> None:
+        self.catalog.set_yanked(filename, reason)
+
+    def unyank(self, filename: str) -> None:
+        self.catalog.set_yanked(filename, None)

@@ -1,0 +1,137 @@
+"""The build matrix of one project (torch minor × CUDA × Python): pure, from files and run reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from factory.spec import BuildLabel
+from index_server.catalog import FileRecord
+
+
+@dataclass(frozen=True, order=True)
+class RowKey:
+    torch: Version
+    cuda: Version
+    abi: int
+
+    @property
+    def label(self) -> str:
+        return f"torch {self.torch} · CUDA {self.cuda} · abi{self.abi}"
+
+
+@dataclass
+class Cell:
+    status: str  # published | failed | skipped | unchanged | missing
+    file: FileRecord | None = None
+    tuple_id: str | None = None
+    run_id: str | None = None
+    has_log: bool = False
+    cause: str | None = None
+    message: str | None = None
+    stage: str | None = None
+
+
+@dataclass
+class Matrix:
+    project: str
+    version: str | None
+    versions: list[str]
+    pythons: list[str]
+    rows: dict[RowKey, dict[str, Cell]] = field(default_factory=dict)
+    other_files: list[FileRecord] = field(default_factory=list)
+
+
+def _python_of_tag(tag: str) -> str | None:
+    if tag.startswith("cp") and tag[2:].isdigit() and len(tag) >= 4:
+        return f"{tag[2]}.{tag[3:]}"
+    return None
+
+
+def _key_of_spec(spec: Mapping[str, Any]) -> tuple[str, RowKey, str] | None:
+    try:
+        key = RowKey(Version(str(spec["torch"])), Version(str(spec["cuda"])), int(bool(spec["cxx11_abi"])))
+        return str(Version(str(spec["version"])).public), key, str(spec["python"])
+    except (KeyError, InvalidVersion, ValueError):
+        return None
+
+
+def _key_of_file(record: FileRecord) -> tuple[str, RowKey, str] | None:
+    if record.build_info and isinstance(record.build_info.get("spec"), dict):
+        found = _key_of_spec(record.build_info["spec"])
+        if found:
+            return found
+    label = BuildLabel.parse(record.version)
+    python = _python_of_tag(record.python_tag)
+    if label is None or python is None:
+        return None
+    key = RowKey(Version(label.torch_minor), label.cuda, int(label.cxx11_abi))
+    return Version(record.version).public, key, python
+
+
+def build_matrix(
+    project: str,
+    records: Sequence[FileRecord],
+    reports: Sequence[Mapping[str, Any]],
+    version: str | None = None,
+) -> Matrix:
+    """Cells of `version` (default: the newest release with any build or report)."""
+    entries: dict[tuple[str, RowKey, str], Cell] = {}
+    other: list[FileRecord] = []
+    for report in reports:  # oldest first: later runs overwrite earlier statuses
+        for row in report.get("tuples", []):
+            spec = row.get("spec") or {}
+            if str(spec.get("package", "")) != project:
+                continue
+            found = _key_of_spec(spec)
+            if found is None:
+                continue
+            cell = entries.setdefault(found, Cell(status="missing"))
+            cell.status = str(row.get("outcome", "missing"))
+            cell.tuple_id, cell.run_id = row.get("id"), str(report.get("run_id"))
+            cell.has_log = bool(row.get("log"))
+            cell.cause, cell.message, cell.stage = row.get("cause"), row.get("message"), row.get("stage")
+    for record in records:
+        found = _key_of_file(record)
+        if found is None:
+            other.append(record)
+            continue
+        cell = entries.setdefault(found, Cell(status="published"))
+        if cell.file is None or record.upload_time > cell.file.upload_time:
+            cell.file = record
+        if cell.status in ("missing", "skipped", "unchanged"):
+            cell.status = "published"
+    versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
+    chosen = version if version in versions else (versions[0] if versions else None)
+    matrix = Matrix(project=project, version=chosen, versions=versions, pythons=[], other_files=other)
+    pythons: set[str] = set()
+    for (v, key, python), cell in sorted(entries.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if v != chosen:
+            continue
+        pythons.add(python)
+        matrix.rows.setdefault(key, {})[python] = cell
+    matrix.pythons = sorted(pythons, key=Version)
+    matrix.rows = dict(sorted(matrix.rows.items(), reverse=True))
+    return matrix
+
+
+def filter_matrix(matrix: Matrix, *, torch: str | None, cuda: str | None, python: str | None) -> Matrix:
+    """Keep rows whose torch minor / CUDA major.minor or major, and columns whose Python, match."""
+    rows = {
+        key: cells
+        for key, cells in matrix.rows.items()
+        if (not torch or str(key.torch) == torch)
+        and (not cuda or str(key.cuda) == cuda or str(key.cuda.major) == cuda)
+    }
+    pythons = [p for p in matrix.pythons if not python or p == python]
+    return Matrix(
+        project=matrix.project,
+        version=matrix.version,
+        versions=matrix.versions,
+        pythons=pythons,
+        rows={k: {p: c for p, c in cells.items() if p in pythons} for k, cells in rows.items()},
+        other_files=matrix.other_files,
+    )

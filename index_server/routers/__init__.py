@@ -1,0 +1,1 @@
+"""HTTP routers, one per concern: simple (the Simple API), files, upload (/legacy/), web (pages, logs)."""

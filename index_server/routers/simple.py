@@ -1,0 +1,114 @@
+"""The Simple API: `/simple/` and `/cuNN/simple/`, HTML or JSON by Accept, hosted or passed through."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from packaging.utils import canonicalize_name
+
+from index_server.channels import Channel
+from index_server.context import Context, IndexContext
+from index_server.hosted import files_base_for, hosted_page, matrix_url
+from index_server.negotiate import negotiate
+from index_server.routers.caching import page_response
+from index_server.simple_pages import (
+    ProjectPage,
+    render_index_html,
+    render_index_json,
+    render_project_html,
+    render_project_json,
+)
+
+router = APIRouter()
+
+
+def _channel(text: str | None) -> Channel:
+    try:
+        return Channel.parse(text)
+    except ValueError as err:
+        raise HTTPException(404, str(err)) from None
+
+
+def _negotiated(request: Request) -> tuple[str, str] | Response:
+    chosen = negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    if chosen is None:
+        return PlainTextResponse(
+            "406 Not Acceptable: this index serves application/vnd.pypi.simple.v1+json, "
+            "application/vnd.pypi.simple.v1+html and text/html",
+            status_code=406,
+        )
+    return chosen
+
+
+def _index(request: Request, ctx: IndexContext) -> Response:
+    chosen = _negotiated(request)
+    if isinstance(chosen, Response):
+        return chosen
+    media_type, kind = chosen
+    names = ctx.index.catalog.projects()
+    body = render_index_json(names) if kind == "json" else render_index_html(names).encode()
+    return page_response(request, body, media_type, ctx.settings.page_max_age_s)
+
+
+def _project_page(ctx: IndexContext, request: Request, channel: Channel, name: str) -> ProjectPage:
+    records = ctx.index.files(name)
+    if records:
+        return hosted_page(
+            name,
+            records,
+            channel,
+            ctx.settings.root_cuda_major,
+            files_base=files_base_for(channel),
+            matrix_url=matrix_url(ctx.base_url(request), name),
+        )
+    if ctx.upstream is None or ctx.settings.blocks_upstream(name):
+        raise HTTPException(404, f"{name} is not on this index (and is never taken from upstream)")
+    page = ctx.upstream.project(name)
+    if page is None:
+        raise HTTPException(404, f"{name} is neither on this index nor upstream")
+    return page
+
+
+def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -> Response:
+    normalized = canonicalize_name(name)
+    if name != normalized:
+        return RedirectResponse(f"/{channel.prefix}simple/{normalized}/", status_code=301)
+    chosen = _negotiated(request)
+    if isinstance(chosen, Response):
+        return chosen
+    media_type, kind = chosen
+    page = _project_page(ctx, request, channel, normalized)
+    body = render_project_json(page) if kind == "json" else render_project_html(page).encode()
+    return page_response(request, body, media_type, ctx.settings.page_max_age_s)
+
+
+@router.get("/simple/")
+def root_index(request: Request, ctx: Context) -> Response:
+    return _index(request, ctx)
+
+
+@router.get("/simple/{name}/")
+def root_project(request: Request, ctx: Context, name: str) -> Response:
+    return _project(request, ctx, _channel(None), name)
+
+
+@router.get("/simple/{name}")
+def root_project_no_slash(name: str) -> Response:
+    return RedirectResponse(f"/simple/{canonicalize_name(name)}/", status_code=301)
+
+
+@router.get("/{channel}/simple/")
+def channel_index(request: Request, ctx: Context, channel: str) -> Response:
+    _channel(channel)
+    return _index(request, ctx)
+
+
+@router.get("/{channel}/simple/{name}/")
+def channel_project(request: Request, ctx: Context, channel: str, name: str) -> Response:
+    return _project(request, ctx, _channel(channel), name)
+
+
+@router.get("/{channel}/simple/{name}")
+def channel_project_no_slash(channel: str, name: str) -> Response:
+    _channel(channel)
+    return RedirectResponse(f"/{channel}/simple/{canonicalize_name(name)}/", status_code=301)

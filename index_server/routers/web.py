@@ -1,0 +1,49 @@
+"""Web pages: the home page, per-project build matrix, and build logs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from packaging.utils import canonicalize_name
+
+from index_server.context import Context
+from index_server.matrix import build_matrix, filter_matrix
+from index_server.render_web import render_home, render_project
+from index_server.routers.caching import page_response
+
+router = APIRouter()
+
+
+@router.get("/")
+def home(request: Request, ctx: Context) -> Response:
+    body = render_home(ctx.index.files(), ctx.base_url(request)).encode()
+    return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
+
+
+@router.get("/project/{name}/")
+def project(
+    request: Request,
+    ctx: Context,
+    name: str,
+    version: str | None = None,
+    torch: str | None = None,
+    cuda: str | None = None,
+    python: str | None = None,
+) -> Response:
+    normalized = canonicalize_name(name)
+    if normalized != name:
+        return RedirectResponse(f"/project/{normalized}/", status_code=301)
+    records = ctx.index.files(name)
+    reports = ctx.index.catalog.reports()
+    matrix = build_matrix(name, records, reports, version)
+    if not records and not matrix.rows:
+        raise HTTPException(404, f"{name} is not hosted on this index")
+    filters = {"torch": torch, "cuda": cuda, "python": python}
+    body = render_project(filter_matrix(matrix, **filters), ctx.base_url(request), filters).encode()
+    return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
+
+
+@router.get("/logs/{run_id}/{tuple_id}.log")
+def log(ctx: Context, run_id: str, tuple_id: str) -> Response:
+    path = ctx.index.reports.log_path(run_id, tuple_id)
+    return FileResponse(path, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,64 @@
+"""IndexSettings: all the app needs, parsed once by the CLI and passed in (nothing reads os.environ)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+DEFAULT_UPSTREAM = "https://pypi.org/simple/"
+DEFAULT_NEVER_UPSTREAM = ("torch", "nvidia-*")
+
+
+def _default_root_channel() -> dict[str, int]:
+    from factory.knowledge import load_knowledge
+
+    return load_knowledge().pypi_cuda_major()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Zip-bomb and size limits applied to every ingested file."""
+
+    max_upload_bytes: int = 2 * 1024**3
+    max_uncompressed_bytes: int = 8 * 1024**3
+    max_members: int = 100_000
+    max_ratio: float = 200.0  # uncompressed / compressed, per member larger than 1 MiB
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings:
+    data_dir: Path
+    upload_tokens: frozenset[str] = frozenset()
+    upstream_url: str | None = DEFAULT_UPSTREAM  # None: no pass-through
+    upstream_ttl_s: float = 600.0
+    upstream_timeout_s: float = 20.0
+    never_upstream: tuple[str, ...] = DEFAULT_NEVER_UPSTREAM
+    root_cuda_major: dict[str, int] = field(default_factory=_default_root_channel)
+    page_max_age_s: int = 60
+    public_url: str | None = None  # e.g. https://wheels.example.org, used in the sentinel's message
+    access_log: Path | None = None  # one line per request: "METHOD PATH STATUS"
+    limits: Limits = field(default_factory=Limits)
+
+    def blocks_upstream(self, name: str) -> bool:
+        """True when `name` must never be served from upstream (torch, nvidia-*, ...)."""
+        normalized = canonicalize_name(name)
+        return any(
+            fnmatch.fnmatchcase(normalized, canonicalize_name(p).replace("--", "*"))
+            or fnmatch.fnmatchcase(normalized, p.lower())
+            for p in self.never_upstream
+        )
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
