@@ -45,11 +45,7 @@ class IndexSettings:
     def blocks_upstream(self, name: str) -> bool:
         """True when `name` must never be served from upstream (torch, nvidia-*, ...)."""
         normalized = canonicalize_name(name)
-        return any(
-            fnmatch.fnmatchcase(normalized, canonicalize_name(p).replace("--", "*"))
-            or fnmatch.fnmatchcase(normalized, p.lower())
-            for p in self.never_upstream
-        )
+        return any(fnmatch.fnmatchcase(normalized, canonicalize_name(p)) for p in self.never_upstream)
 
     @property
     def files_dir(self) -> Path:

@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from index_server.context import Context, IndexContext
 from index_server.distributions import parse_filename
@@ -103,7 +103,11 @@ async def upload(request: Request, ctx: Context) -> Response:
     failure = _auth_failure(request, ctx)
     if failure is not None:
         return failure
-    form = await request.form(max_part_size=4 * 1024 * 1024)
+    async with request.form(max_part_size=4 * 1024 * 1024) as form:
+        return await _store(form, ctx)
+
+
+async def _store(form: FormData, ctx: IndexContext) -> Response:
     action = form.get(":action")
     if action != "file_upload":
         return PlainTextResponse(

@@ -1,0 +1,184 @@
+"""Pure pieces: negotiation, channels, settings patterns, rendering, sentinel, matrix."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from datetime import UTC, datetime
+
+import pytest
+
+from index_server.catalog import FileRecord
+from index_server.channels import ROOT, Channel, in_channel
+from index_server.matrix import build_matrix, filter_matrix
+from index_server.negotiate import negotiate
+from index_server.render_web import render_project
+from index_server.sentinel import build_sentinel, sentinel_filename
+from index_server.settings import IndexSettings
+from index_server.simple_pages import Link, ProjectPage, render_project_html, render_project_json
+from index_server.upstream import parse_html_page
+
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
+)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (PIP_ACCEPT, ("application/vnd.pypi.simple.v1+json", "json")),
+        ("text/html", ("text/html", "html")),
+        ("*/*", ("text/html", "html")),
+        (None, ("text/html", "html")),
+        ("application/vnd.pypi.simple.latest+json", ("application/vnd.pypi.simple.v1+json", "json")),
+        (
+            "application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json;q=0.5",
+            ("application/vnd.pypi.simple.v1+html", "html"),
+        ),
+        ("application/json", None),
+        ("application/vnd.pypi.simple.v2+json", None),
+        ("text/html;q=0", None),
+    ],
+)
+def test_negotiate(accept: str | None, expected: tuple[str, str] | None) -> None:
+    assert negotiate(accept) == expected
+
+
+ROOT_MAP = {"2.9": 12, "2.14": 13}
+
+
+@pytest.mark.parametrize(
+    ("version", "channel", "expected"),
+    [
+        ("1.0+cu.12.8.torch.2.9.abi.1", ROOT, True),
+        ("1.0+cu.13.0.torch.2.9.abi.1", ROOT, False),
+        ("1.0+cu.13.0.torch.2.14.abi.1", ROOT, True),
+        ("1.0+cu.13.0.torch.2.14.abi.1", Channel(13), True),
+        ("1.0+cu.13.0.torch.2.14.abi.1", Channel(12), False),
+        ("1.0+cu.12.8.torch.2.99.abi.1", ROOT, False),
+        ("1.0", Channel(11), True),
+        ("1.0", ROOT, True),
+    ],
+)
+def test_channels(version: str, channel: Channel, expected: bool) -> None:
+    assert in_channel(version, channel, ROOT_MAP) is expected
+
+
+def test_channel_parse() -> None:
+    assert Channel.parse("cu12").prefix == "cu12/"
+    with pytest.raises(ValueError, match="unknown channel"):
+        Channel.parse("cu99")
+
+
+def test_never_upstream_patterns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = IndexSettings(data_dir=tmp_path, root_cuda_major={})
+    assert s.blocks_upstream("torch") and s.blocks_upstream("NVIDIA_cudnn.cu12")
+    assert not s.blocks_upstream("einops") and not s.blocks_upstream("torchvision")
+
+
+def _link(**kwargs: object) -> Link:
+    base: dict[str, object] = {
+        "filename": "p-1.0-py3-none-any.whl",
+        "url": "../../files/p/p-1.0-py3-none-any.whl",
+        "hashes": {"sha256": "ab"},
+        "size": 10,
+        "upload_time": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    }
+    base.update(kwargs)
+    return Link(**base)  # type: ignore[arg-type]
+
+
+def test_json_uses_core_metadata_only_and_pep700_fields() -> None:
+    page = ProjectPage(
+        name="p", links=(_link(core_metadata={"sha256": "cd"}, requires_python=">=3.9", yanked="broken"),)
+    )
+    body = json.loads(render_project_json(page))
+    entry = body["files"][0]
+    assert body["meta"]["api-version"] == "1.1" and body["versions"] == ["1.0"]
+    assert entry["core-metadata"] == {"sha256": "cd"} and "dist-info-metadata" not in entry
+    assert entry["yanked"] == "broken" and entry["size"] == 10
+    assert entry["upload-time"] == "2026-01-02T03:04:05.000000Z"
+
+
+def test_html_round_trips_through_the_upstream_parser() -> None:
+    link = _link(core_metadata={"sha256": "cd"}, requires_python=">=3.9,<4", yanked="")
+    html = render_project_html(ProjectPage(name="p", links=(link,)))
+    assert 'data-core-metadata="sha256=cd"' in html and 'data-dist-info-metadata="sha256=cd"' in html
+    assert 'data-requires-python="&gt;=3.9,&lt;4"' in html and "#sha256=ab" in html
+    (parsed,) = parse_html_page("p", html, "http://x/simple/p/").links
+    assert parsed.url == "http://x/files/p/p-1.0-py3-none-any.whl"
+    assert (parsed.hashes, parsed.requires_python, parsed.core_metadata, parsed.yanked) == (
+        {"sha256": "ab"},
+        ">=3.9,<4",
+        {"sha256": "cd"},
+        "",
+    )
+
+
+def test_sentinel_is_deterministic_and_refuses_to_build() -> None:
+    data = build_sentinel("mamba-ssm", "http://h/project/mamba-ssm/")
+    assert data == build_sentinel("mamba-ssm", "http://h/project/mamba-ssm/")
+    assert sentinel_filename("mamba-ssm") == "mamba_ssm-0.0.0.tar.gz"
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        backend = tar.extractfile("mamba_ssm-0.0.0/factory_sentinel_backend.py").read().decode()  # type: ignore[union-attr]
+        assert "requires = []" in tar.extractfile("mamba_ssm-0.0.0/pyproject.toml").read().decode()  # type: ignore[union-attr]
+    namespace: dict[str, object] = {}
+    exec(backend, namespace)
+    with pytest.raises(SystemExit, match="http://h/project/mamba-ssm/"):
+        namespace["get_requires_for_build_wheel"]()  # type: ignore[operator]
+
+
+def _record(version: str, python_tag: str = "cp311", minutes: int = 0) -> FileRecord:
+    return FileRecord(
+        filename=f"mamba_ssm-{version}-{python_tag}.whl",
+        project="mamba-ssm",
+        version=version,  # type: ignore[arg-type]
+        filetype="bdist_wheel",
+        python_tag=python_tag,
+        sha256="00",
+        size=2048,
+        upload_time=datetime(2026, 1, 1, 0, minutes, tzinfo=UTC),
+        requires_python=None,
+        metadata_sha256="11",
+        yanked_reason=None,
+        build_info=None,
+    )
+
+
+def test_matrix_combines_files_and_reports() -> None:
+    report = {
+        "run_id": "r1",
+        "tuples": [
+            {
+                "id": "mamba-ssm-2.3.2-cu12.8-torch2.9-cp312-abi1",
+                "outcome": "failed",
+                "cause": "nvcc",
+                "log": True,
+                "spec": {
+                    "package": "mamba-ssm",
+                    "version": "2.3.2",
+                    "cuda": "12.8",
+                    "torch": "2.9",
+                    "python": "3.12",
+                    "cxx11_abi": True,
+                },
+            }
+        ],
+    }
+    records = [
+        _record("2.3.2+cu.12.8.torch.2.9.abi.1"),
+        _record("2.3.2+cu.13.0.torch.2.14.abi.1"),
+        _record("2.3.1+cu.12.8.torch.2.9.abi.1"),
+    ]
+    m = build_matrix("mamba-ssm", records, [report])
+    assert m.version == "2.3.2" and m.versions == ["2.3.2", "2.3.1"] and m.pythons == ["3.11", "3.12"]
+    rows = {k.label: cells for k, cells in m.rows.items()}
+    assert list(rows) == ["torch 2.14 · CUDA 13.0 · abi1", "torch 2.9 · CUDA 12.8 · abi1"]
+    assert rows["torch 2.9 · CUDA 12.8 · abi1"]["3.12"].status == "failed"
+    assert rows["torch 2.9 · CUDA 12.8 · abi1"]["3.11"].file is not None
+    only13 = filter_matrix(m, torch=None, cuda="13", python="3.11")
+    assert [k.label for k in only13.rows] == ["torch 2.14 · CUDA 13.0 · abi1"] and only13.pythons == ["3.11"]
+    html = render_project(m, "http://h", {"torch": None, "cuda": None, "python": None})
+    assert 'href="http://h/logs/r1/mamba-ssm-2.3.2-cu12.8-torch2.9-cp312-abi1.log"' in html
+    assert "pip install mamba-ssm --index-url http://h/cu13/simple" in html and "2.0 KB" in html
