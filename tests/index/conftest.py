@@ -43,3 +43,14 @@ def local(settings: IndexSettings) -> LocalIndex:
 def client(settings: IndexSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), follow_redirects=False) as c:
         yield c
+
+from index_fixtures import (  # noqa: E402, F401 - session fixtures of the integration tests
+    dists,
+    env,
+    index,
+    upstream,
+    uv,
+    venv_torch29,
+    venv_torch214,
+    work,
+)
