@@ -44,6 +44,7 @@ def client(settings: IndexSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), follow_redirects=False) as c:
         yield c
 
+
 from index_fixtures import (  # noqa: E402, F401 - session fixtures of the integration tests
     dists,
     env,

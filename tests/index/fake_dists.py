@@ -46,8 +46,8 @@ def wheel_bytes(
     lines += [f"Requires-Dist: {r}" for r in requires]
     contents[f"{dist_info}/METADATA"] = ("\n".join(lines) + "\n").encode()
     contents[f"{dist_info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: fake_dists\nRoot-Is-Purelib: {'true' if 'none-any' in tag else 'false'}\n"
-        f"Tag: {tag}\n"
+        "Wheel-Version: 1.0\nGenerator: fake_dists\n"
+        f"Root-Is-Purelib: {'true' if 'none-any' in tag else 'false'}\nTag: {tag}\n"
     ).encode()
     if build_info is not None:
         contents[f"{dist_info}/factory_build.json"] = json.dumps(build_info).encode()

@@ -34,7 +34,7 @@ class IndexServer:
 
 
 def _simple_dir(root: Path, files: dict[str, list[Path]]) -> None:
-    """A PEP 503 tree under root/simple/ with files under root/files/ (what `python -m http.server` serves)."""
+    """A PEP 503 tree under root/simple/ with files under root/files/ (for `python -m http.server`)."""
     import hashlib
 
     for project, paths in files.items():
@@ -47,7 +47,9 @@ def _simple_dir(root: Path, files: dict[str, list[Path]]) -> None:
             shutil.copy(path, target)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             links.append(f'<a href="../../files/{path.name}#sha256={digest}">{path.name}</a><br>')
-        (page / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+        (page / "index.html").write_text(
+            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -102,20 +104,85 @@ def index(work: Path, dists: Dists, upstream: Served) -> Iterator[IndexServer]:
     local = LocalIndex(data)
     for path in dists.hosted:
         local.ingest(path)
+    _publish_report(local, work)
     port = free_port()
     access_log = work / "access.log"
     server_env = {**client_env(work), "FACTORY_UPLOAD_TOKENS": f"other,{UPLOAD_TOKEN}"}
-    argv = [str(VENV_BIN / "factory"), "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port),
-            "--upstream", f"{upstream.url}/simple/", "--access-log", str(access_log)]
+    argv = [
+        str(VENV_BIN / "factory"),
+        "serve",
+        "--data",
+        str(data),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--upstream",
+        f"{upstream.url}/simple/",
+        "--access-log",
+        str(access_log),
+    ]
     served = Served(argv, port, work / "index.log", env=server_env)
     yield IndexServer(url=served.url, data=data, access_log=access_log, served=served)
     served.stop()
 
 
-def _torch_venv(work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str) -> Path:
+def _publish_report(local: LocalIndex, work: Path) -> None:
+    """A run report: one published tuple, one failed with a log, one skipped (as `factory run` writes)."""
+    spec = next(
+        i["spec"]
+        for i in local.build_infos()
+        if (i["spec"]["package"], i["spec"]["torch"], i["spec"]["cuda"]) == ("mamba-ssm", "2.14", "13.0")
+    )
+    failed = {**spec, "python": "3.12", "id": spec["id"].replace("cp311", "cp312")}
+    skipped = {**spec, "python": "3.13", "id": spec["id"].replace("cp311", "cp313")}
+    log = work / "failed.log"
+    log.write_text("building mamba-ssm for cp312...\nnvcc fatal: out of memory\n")
+    rows = [
+        (spec, "published", None, None),
+        (failed, "failed", "build", "nvcc-oom"),
+        (skipped, "skipped", "provision", "no-toolkit"),
+    ]
+    report = {
+        "run_id": "run-20260101T000000Z",
+        "started": "2026-01-01T00:00:00Z",
+        "finished": "2026-01-01T00:30:00Z",
+        "profile": None,
+        "tuples": [
+            {
+                "id": s["id"],
+                "spec": s,
+                "outcome": outcome,
+                "stage": stage,
+                "cause": cause,
+                "message": None,
+                "wheel": None,
+                "seconds": 1.0,
+            }
+            for s, outcome, stage, cause in rows
+        ],
+    }
+    local.publish_report(report, {failed["id"]: log})
+
+
+def _torch_venv(
+    work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str
+) -> Path:
     python = make_venv(work / name, env, pip)
-    done = run([str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dists.torch_dir),
-                f"torch=={torch}"], env)
+    done = run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dists.torch_dir),
+            f"torch=={torch}",
+        ],
+        env,
+    )
     assert done.returncode == 0, done.stderr
     return python
 

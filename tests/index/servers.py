@@ -44,8 +44,9 @@ def client_env(tmp: Path) -> dict[str, str]:
 class Served:
     """A child process serving HTTP on 127.0.0.1:port; stopped by `stop()`."""
 
-    def __init__(self, argv: list[str], port: int, log: Path, env: dict[str, str] | None = None,
-                 ready_path: str = "/") -> None:
+    def __init__(
+        self, argv: list[str], port: int, log: Path, env: dict[str, str] | None = None, ready_path: str = "/"
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -75,17 +76,27 @@ class Served:
 
 def static_server(directory: Path, log: Path) -> Served:
     port = free_port()
-    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)]
+    argv = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(directory),
+    ]
     return Served(argv, port, log)
 
 
-def run(argv: list[str], env: dict[str, str], timeout: float = 300, cwd: Path | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str], env: dict[str, str], timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def make_venv(path: Path, env: dict[str, str], pip: str | None) -> Path:
-    """A Python 3.11 venv with `pip` (a version, 'latest', or None for the bundled one); returns its python."""
+    """A Python 3.11 venv with `pip` ('X.Y', 'latest', or None: the bundled one); returns python."""
     subprocess.run([str(PYTHON311), "-m", "venv", str(path)], check=True, env=env, timeout=120)
     python = path / "bin" / "python"
     if pip is not None:

@@ -174,7 +174,7 @@ def test_local_index_interface(local: LocalIndex, tmp_path: Path, client: TestCl
     assert info["filename"] == wheel.name and info["spec"]["torch"] == "2.14" and info["input_key"]
     other = tmp_path / "other" / wheel.name
     other.parent.mkdir()
-    name, data = wheel_bytes(
+    _name, data = wheel_bytes(
         "mamba-ssm",
         "2.3.2.post1+cu.13.0.torch.2.14.abi.1",
         tag="cp311-cp311-manylinux_2_28_x86_64",

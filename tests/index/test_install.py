@@ -41,8 +41,13 @@ def pip_install(python: Path, env: dict[str, str], index_url: str, *names: str) 
     ],
 )
 def test_pip_picks_the_build_matching_installed_torch(
-    request: pytest.FixtureRequest, index: IndexServer, env: dict[str, str], venv: str, channel: str,
-    expected: str, rejected: str | None,
+    request: pytest.FixtureRequest,
+    index: IndexServer,
+    env: dict[str, str],
+    venv: str,
+    channel: str,
+    expected: str,
+    rejected: str | None,
 ) -> None:
     python: Path = request.getfixturevalue(venv)
     torch_before = installed(python, env)["torch"]
@@ -66,12 +71,28 @@ def test_pip_picks_the_build_matching_installed_torch(
 
 @pytest.mark.parametrize(("venv", "expected"), [("venv_torch29", BUILD_29), ("venv_torch214", BUILD_214)])
 def test_uv_picks_the_build_matching_installed_torch(
-    request: pytest.FixtureRequest, index: IndexServer, env: dict[str, str], uv: Path, venv: str, expected: str
+    request: pytest.FixtureRequest,
+    index: IndexServer,
+    env: dict[str, str],
+    uv: Path,
+    venv: str,
+    expected: str,
 ) -> None:
     python: Path = request.getfixturevalue(venv)
     torch_before = installed(python, env)["torch"]
-    done = run([str(uv), "pip", "install", "--python", str(python), "mamba-ssm", "--index-url",
-                f"{index.url}/simple"], env)
+    done = run(
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "mamba-ssm",
+            "--index-url",
+            f"{index.url}/simple",
+        ],
+        env,
+    )
     assert done.returncode == 0, done.stderr
     try:
         versions = installed(python, env)
@@ -85,7 +106,10 @@ def test_sentinel_fails_fast_with_the_matrix_url(
 ) -> None:
     """causal-conv1d has only a torch 2.14 build: with torch 2.9 installed the sentinel is reached."""
     start = len(index.access_lines())
-    done = run([str(venv_torch29), "-m", "pip", "install", "causal-conv1d", "--index-url", f"{index.url}/simple"], env)
+    done = run(
+        [str(venv_torch29), "-m", "pip", "install", "causal-conv1d", "--index-url", f"{index.url}/simple"],
+        env,
+    )
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "no prebuilt wheel on this index matches your torch" in output
@@ -93,8 +117,19 @@ def test_sentinel_fails_fast_with_the_matrix_url(
     assert "causal-conv1d" not in installed(venv_torch29, env)
     log = index.access_lines(start)
     assert not any(line.split()[1].endswith(".whl") for line in log), log
-    done = run([str(uv), "pip", "install", "--python", str(venv_torch29), "causal-conv1d", "--index-url",
-                f"{index.url}/simple"], env)
+    done = run(
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--python",
+            str(venv_torch29),
+            "causal-conv1d",
+            "--index-url",
+            f"{index.url}/simple",
+        ],
+        env,
+    )
     assert done.returncode != 0 and f"{index.url}/project/causal-conv1d/" in done.stdout + done.stderr
 
 
@@ -105,8 +140,20 @@ def test_old_pips_install(
     python = make_venv(work / f"venv-pip{pip_version}", env, pip_version)
     done = run([str(python), "-m", "pip", "--version"], env)
     assert done.stdout.startswith(f"pip {pip_version}")
-    done = run([str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dists.torch_dir),
-                "torch==2.14.1"], env)
+    done = run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dists.torch_dir),
+            "torch==2.14.1",
+        ],
+        env,
+    )
     assert done.returncode == 0, done.stderr
     pip_install(python, env, f"{index.url}/simple", "mamba-ssm")
     versions = installed(python, env)

@@ -8,6 +8,7 @@ import tarfile
 from datetime import UTC, datetime
 
 import pytest
+from packaging.utils import NormalizedName
 
 from index_server.catalog import FileRecord
 from index_server.channels import ROOT, Channel, in_channel
@@ -132,8 +133,8 @@ def test_sentinel_is_deterministic_and_refuses_to_build() -> None:
 def _record(version: str, python_tag: str = "cp311", minutes: int = 0) -> FileRecord:
     return FileRecord(
         filename=f"mamba_ssm-{version}-{python_tag}.whl",
-        project="mamba-ssm",
-        version=version,  # type: ignore[arg-type]
+        project=NormalizedName("mamba-ssm"),
+        version=version,
         filetype="bdist_wheel",
         python_tag=python_tag,
         sha256="00",

@@ -1,16 +1,15 @@
-"""The real server on loopback: uploads with twine and uv publish, pass-through, pypi-simple, static export."""
+"""The real server on loopback: twine and uv publish uploads, pass-through, pypi-simple, static export."""
 
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from fake_dists import write_wheel
 from index_fixtures import UPLOAD_TOKEN, Dists, IndexServer
-from pypi_simple import ACCEPT_JSON_ONLY, ACCEPT_HTML_ONLY, PyPISimple
+from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
 from servers import VENV_BIN, Served, make_venv, run, static_server
 
 pytestmark = pytest.mark.integration
@@ -20,8 +19,19 @@ JSON = "application/vnd.pypi.simple.v1+json"
 
 def test_twine_upload(index: IndexServer, env: dict[str, str], work: Path) -> None:
     wheel = write_wheel(work / "twine", "twine-probe", "1.0")
-    argv = [str(VENV_BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-            "--repository-url", f"{index.url}/legacy/", "-u", "__token__", "-p", UPLOAD_TOKEN, str(wheel)]
+    argv = [
+        str(VENV_BIN / "twine"),
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        f"{index.url}/legacy/",
+        "-u",
+        "__token__",
+        "-p",
+        UPLOAD_TOKEN,
+        str(wheel),
+    ]
     done = run(argv, env)
     assert done.returncode == 0, done.stdout + done.stderr
     page = httpx.get(f"{index.url}/simple/twine-probe/", headers={"Accept": JSON}).json()
@@ -37,8 +47,11 @@ def test_twine_upload(index: IndexServer, env: dict[str, str], work: Path) -> No
 
 def test_uv_publish(index: IndexServer, env: dict[str, str], work: Path, uv: Path) -> None:
     wheel = write_wheel(work / "uvpub", "uv-probe", "1.0", requires_python=">=3.9")
-    done = run([str(uv), "publish", "--publish-url", f"{index.url}/legacy/", "--token", UPLOAD_TOKEN, str(wheel)],
-               env, cwd=work)
+    done = run(
+        [str(uv), "publish", "--publish-url", f"{index.url}/legacy/", "--token", UPLOAD_TOKEN, str(wheel)],
+        env,
+        cwd=work,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     page = httpx.get(f"{index.url}/simple/uv-probe/", headers={"Accept": JSON}).json()
     assert page["files"][0]["filename"] == wheel.name and page["files"][0]["requires-python"] == ">=3.9"
@@ -59,8 +72,18 @@ def _views(url: str, project: str) -> tuple[list[tuple[object, ...]], list[tuple
         with PyPISimple(url, accept=accept) as client:
             page = client.get_project_page(project)
         return sorted(
-            (p.filename, p.url, p.version, p.package_type, tuple(sorted(p.digests.items())), p.requires_python,
-             bool(p.has_metadata), tuple(sorted((p.metadata_digests or {}).items())), p.is_yanked, p.yanked_reason)
+            (
+                p.filename,
+                p.url,
+                p.version,
+                p.package_type,
+                tuple(sorted(p.digests.items())),
+                p.requires_python,
+                bool(p.has_metadata),
+                tuple(sorted((p.metadata_digests or {}).items())),
+                p.is_yanked,
+                p.yanked_reason,
+            )
             for p in page.packages
         )
 
@@ -78,18 +101,43 @@ def test_static_export_installs_with_pip(
     index: IndexServer, env: dict[str, str], dists: Dists, work: Path
 ) -> None:
     out = work / "export"
-    done = run([str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env)
+    done = run(
+        [str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env
+    )
     assert done.returncode == 0, done.stderr
     assert (out / "cu13" / "simple" / "mamba-ssm" / "index.json").is_file()
     assert (out / "project" / "mamba-ssm" / "index.html").is_file()
     static = static_server(out, work / "static.log")
     try:
         python = make_venv(work / "venv-static", env, None)
-        done = run([str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dists.torch_dir),
-                    "torch==2.14.1"], env)
+        done = run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--find-links",
+                str(dists.torch_dir),
+                "torch==2.14.1",
+            ],
+            env,
+        )
         assert done.returncode == 0, done.stderr
-        done = run([str(python), "-m", "pip", "install", "--no-deps", "mamba-ssm", "--index-url",
-                    f"{static.url}/simple"], env)
+        done = run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "mamba-ssm",
+                "--index-url",
+                f"{static.url}/simple",
+            ],
+            env,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         done = run([str(python), "-c", "import importlib.metadata as m; print(m.version('mamba-ssm'))"], env)
         assert done.stdout.strip() == "2.3.2.post1+cu.13.0.torch.2.14.abi.1"
@@ -97,12 +145,12 @@ def test_static_export_installs_with_pip(
         assert ".whl.metadata" in served  # PEP 658 metadata files work from the static tree too
     finally:
         static.stop()
-    again = run([str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env)
+    again = run(
+        [str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env
+    )
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
 def test_cli_prints_url_and_install_line(index: IndexServer) -> None:
     text = index.served.log.read_text()
     assert f"{index.url}/" in text and f"pip install PACKAGE --index-url {index.url}/simple" in text
-
-
