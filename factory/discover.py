@@ -1,0 +1,354 @@
+"""discover: what PyPI says about torch and the hosted packages, against the knowledge table (pure).
+
+From PyPI's release listings: per torch minor, the newest final release with manylinux x86_64 CPython
+wheels, its CPython range (cpXY tags; free-threaded `cp313t` wheels are not counted) and its GLIBC floor
+(the platform tag). From that release's METADATA: the CUDA of PyPI's torch, read off its Requires-Dist
+(`nvidia-cuda-runtime-cu12==12.8.90`, `nvidia-cuda-runtime==13.x`, `cuda-toolkit[...]==13.0.3`).
+The fetching is done by the caller through `factory.pypi`; everything here takes and returns values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from email.parser import Parser
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from factory.knowledge import Knowledge, TorchMinor
+from factory.matrix import MatrixConfig
+from factory.plan import plan
+from factory.pypi import ReleaseFile
+from factory.recipes import Recipe
+from factory.spec import BuildSpec, minor_of
+
+# Exit codes of `factory discover`, so a scheduled job can act on them.
+UP_TO_DATE = 0
+TABLE_OUT_OF_DATE = 3  # factory/data/pytorch.toml disagrees with PyPI (maybe also new sdists)
+NEW_SDISTS = 4  # the table agrees, but a hosted package has a release matrix.toml does not list
+
+# torch tagged its pre-2.7 wheels `manylinux1` while building them on glibc 2.17 images; pytorch.toml's
+# header maps the tag the same way. PEP 600 tags (`manylinux_2_28`) name their floor.
+_LEGACY_FLOOR = {"manylinux1": "2.17", "manylinux2010": "2.17", "manylinux2014": "2.17"}
+_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(-cu\d+)?$")
+_LINUX_X86_64 = {
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "sys_platform": "linux",
+    "os_name": "posix",
+    "extra": "",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchRelease:
+    """The newest final release of one torch minor that has manylinux x86_64 CPython wheels."""
+
+    minor: str
+    version: Version
+    pythons: tuple[str, ...]
+    glibc_floor: str
+    probe: ReleaseFile  # the wheel whose METADATA is read (cp311 where there is one)
+    probe_python: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchFacts:
+    release: TorchRelease
+    pypi_cuda: Version | None  # None: no CUDA runtime among the Requires-Dist
+    evidence: str  # the Requires-Dist line that gave pypi_cuda
+    via: str  # how the METADATA was read: "pep658" or "range"
+
+
+def glibc_floor(platform: str) -> str | None:
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform)
+    if m:
+        return f"{m[1]}.{m[2]}"
+    return _LEGACY_FLOOR.get(platform.removesuffix("_x86_64")) if platform.endswith("_x86_64") else None
+
+
+def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[tuple[str, str, ReleaseFile]]:
+    """(python, floor, file) for each non-yanked CPython manylinux x86_64 wheel."""
+    out = []
+    for f in files:
+        if f.packagetype != "bdist_wheel" or f.yanked:
+            continue
+        try:
+            _, _, _, tags = parse_wheel_filename(f.filename)
+        except InvalidWheelFilename:
+            continue
+        found = [
+            (f"{t.interpreter[2]}.{t.interpreter[3:]}", floor)
+            for t in tags
+            if t.interpreter.startswith("cp") and t.abi == t.interpreter
+            for floor in [glibc_floor(t.platform)]
+            if floor is not None
+        ]
+        if found:
+            python = found[0][0]
+            out.append((python, min((fl for _, fl in found), key=Version), f))
+    return out
+
+
+def torch_releases(releases: dict[Version, tuple[ReleaseFile, ...]], since: str) -> dict[str, TorchRelease]:
+    """Per minor >= `since`, its newest final release with manylinux x86_64 wheels."""
+    newest: dict[str, TorchRelease] = {}
+    for version in sorted(releases):
+        if version.is_prerelease or version.is_devrelease or version.local or version < Version(since):
+            continue
+        wheels = linux_wheels(releases[version])
+        if not wheels:
+            continue
+        pythons = tuple(sorted({p for p, _, _ in wheels}, key=Version))
+        probe_python, floor, probe = next(
+            (w for w in wheels if w[0] == "3.11"), min(wheels, key=lambda w: Version(w[0]))
+        )
+        newest[minor_of(version)] = TorchRelease(
+            minor=minor_of(version),
+            version=version,
+            pythons=pythons,
+            glibc_floor=floor,
+            probe=probe,
+            probe_python=probe_python,
+        )
+    return dict(sorted(newest.items(), key=lambda kv: Version(kv[0])))
+
+
+def cuda_from_metadata(text: str, python: str) -> tuple[Version | None, str]:
+    """The CUDA major.minor a torch wheel's Requires-Dist pins for Linux x86_64, and the line saying so."""
+    env = {**_LINUX_X86_64, "python_version": python, "python_full_version": f"{python}.0"}
+    runtime: tuple[Version, str] | None = None
+    toolkit: tuple[Version, str] | None = None
+    for raw in Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []:
+        try:
+            req = Requirement(raw)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue
+        name = canonicalize_name(req.name)
+        pins = [s.version for s in req.specifier if s.operator in ("==", "===")]
+        if not pins:
+            continue
+        pinned = Version(pins[0].removesuffix(".*"))
+        found = (Version(f"{pinned.major}.{pinned.minor}"), raw.strip())
+        if _CUDA_RUNTIME.match(name) and runtime is None:
+            runtime = found
+        elif name == "cuda-toolkit" and toolkit is None:
+            toolkit = found
+    chosen = runtime or toolkit
+    return (chosen[0], chosen[1]) if chosen else (None, "")
+
+
+def python_span(pythons: tuple[str, ...] | list[str]) -> str:
+    ordered = sorted(pythons, key=Version)
+    if not ordered:
+        return "none"
+    minors = [Version(p).minor for p in ordered]
+    if minors == list(range(minors[0], minors[-1] + 1)):
+        return ordered[0] if len(ordered) == 1 else f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(ordered)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Difference:
+    minor: str
+    field: str  # "minor", "version", "pypi_cuda", "python", "glibc_floor"
+    table: str | None
+    pypi: str | None
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def compare(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> list[Difference]:
+    out: list[Difference] = []
+    for minor in sorted(set(knowledge.minors) | set(facts), key=Version):
+        row, fact = knowledge.minors.get(minor), facts.get(minor)
+        if row is None and fact is not None:
+            note = "new torch minor on PyPI: add it to pytorch.toml with the CUDA variants of PyTorch's index"
+            out.append(
+                Difference(minor=minor, field="minor", table=None, pypi=str(fact.release.version), note=note)
+            )
+            continue
+        if row is None:
+            continue
+        if fact is None:
+            note = "PyPI has no final release of it with manylinux x86_64 CPython wheels"
+            out.append(Difference(minor=minor, field="minor", table=str(row.version), pypi=None, note=note))
+            continue
+        out.extend(_row_differences(row, fact))
+    return out
+
+
+def _row_differences(row: TorchMinor, fact: TorchFacts) -> list[Difference]:
+    rel = fact.release
+    diffs: list[tuple[str, str, str, str]] = []
+    if rel.version != row.version:
+        newer = rel.version > row.version
+        diffs.append(
+            (
+                "version",
+                str(row.version),
+                str(rel.version),
+                "newer patch release" if newer else "PyPI's newest is older",
+            )
+        )
+    if fact.pypi_cuda is None:
+        diffs.append(("pypi_cuda", str(row.pypi_cuda), "none", f"{rel.probe.filename} pins no CUDA runtime"))
+    elif fact.pypi_cuda != row.pypi_cuda:
+        extra = "" if fact.pypi_cuda in row.cuda else f"; {fact.pypi_cuda} is not among the table's variants"
+        diffs.append(("pypi_cuda", str(row.pypi_cuda), str(fact.pypi_cuda), f"{fact.evidence}{extra}"))
+    listed = set(row.pythons) | set(row.experimental_pythons)
+    if set(rel.pythons) != listed:
+        gone = sorted(listed - set(rel.pythons), key=Version)
+        new = sorted(set(rel.pythons) - listed, key=Version)
+        parts = ([f"no cp wheels for {', '.join(gone)}"] if gone else []) + (
+            [f"new wheels for {', '.join(new)}"] if new else []
+        )
+        diffs.append(("python", python_span(tuple(listed)), python_span(rel.pythons), "; ".join(parts)))
+    table_floor = row.variant(row.pypi_cuda).glibc_floor
+    if rel.glibc_floor != table_floor:
+        diffs.append(("glibc_floor", table_floor, rel.glibc_floor, f"tag of {rel.probe.filename}"))
+    return [Difference(minor=row.minor, field=f, table=t, pypi=p, note=n) for f, t, p, n in diffs]
+
+
+def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Knowledge:
+    """The table with PyPI's facts applied, in memory. A new minor gets PyPI's own CUDA variant only
+    (the others are on PyTorch's index, which discovery does not read) and its predecessor's ABI and
+    C++ standard, so the tuples it adds are a lower bound."""
+    minors: dict[str, TorchMinor] = {}
+    previous: TorchMinor | None = None
+    for minor in sorted(set(knowledge.minors) | set(facts), key=Version):
+        row, fact = knowledge.minors.get(minor), facts.get(minor)
+        if fact is None:
+            if row is not None:
+                minors[minor] = previous = row
+            continue
+        rel, cuda = fact.release, fact.pypi_cuda
+        if row is None:
+            if cuda is None or previous is None:
+                continue  # nothing to plan it with
+            row = dataclasses.replace(
+                previous,
+                minor=minor,
+                cuda=(cuda,),
+                pypi_cuda=cuda,
+                variant_overrides={},
+                experimental_pythons=(),
+                source="factory discover (PyPI only)",
+            )
+        cuda = cuda or row.pypi_cuda
+        floor_override = "glibc_floor" in row.variant_overrides.get(str(cuda), {})
+        row = dataclasses.replace(
+            row,
+            version=rel.version,
+            pypi_cuda=cuda,
+            cuda=tuple(sorted({*row.cuda, cuda})),
+            pythons=tuple(p for p in rel.pythons if p not in row.experimental_pythons),
+            glibc_floor=row.glibc_floor if floor_override else rel.glibc_floor,
+        )
+        minors[minor] = previous = row
+    return Knowledge(minors)
+
+
+def new_sdists(
+    matrix: MatrixConfig, releases: dict[NormalizedName, dict[Version, tuple[ReleaseFile, ...]]]
+) -> dict[NormalizedName, list[Version]]:
+    """Final releases with a non-yanked sdist, newer than every version matrix.toml lists."""
+    out: dict[NormalizedName, list[Version]] = {}
+    for entry in matrix.packages:
+        newest = max(entry.versions)
+        out[entry.name] = [
+            v
+            for v, files in sorted(releases.get(entry.name, {}).items())
+            if v > newest
+            and not (v.is_prerelease or v.is_devrelease)
+            and any(f.packagetype == "sdist" and not f.yanked for f in files)
+        ]
+    return out
+
+
+@dataclass(frozen=True)
+class TupleChanges:
+    added: list[BuildSpec] = field(default_factory=list)
+    removed: list[BuildSpec] = field(default_factory=list)
+    rebuilt: list[BuildSpec] = field(default_factory=list)  # same id, new torch release or floor
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {k: [s.id for s in getattr(self, k)] for k in ("added", "removed", "rebuilt")}
+
+
+def tuple_changes(
+    matrix: MatrixConfig,
+    before: Knowledge,
+    after: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    versions: dict[NormalizedName, list[Version]],
+) -> TupleChanges:
+    """Plan the full matrix twice: as it is, and with PyPI's facts and the new sdists added."""
+    grown = dataclasses.replace(
+        matrix,
+        packages=tuple(
+            dataclasses.replace(e, versions=(*e.versions, *versions.get(e.name, ()))) for e in matrix.packages
+        ),
+    )
+    old = {s.id: s for s in plan(matrix, before, recipes).include}
+    new = {s.id: s for s in plan(grown, after, recipes).include}
+    return TupleChanges(
+        added=[s for i, s in new.items() if i not in old],
+        removed=[s for i, s in old.items() if i not in new],
+        rebuilt=[
+            s for i, s in new.items() if i in old and (s.torch, s.platform) != (old[i].torch, old[i].platform)
+        ],
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discovery:
+    """Everything `factory discover` found, and what it means for the table and the plan."""
+
+    facts: dict[str, TorchFacts]
+    differences: list[Difference]
+    listed: dict[NormalizedName, list[Version]]  # versions matrix.toml lists, per hosted package
+    sdists: dict[NormalizedName, list[Version]]  # newer sdists on PyPI
+    changes: TupleChanges
+
+    @property
+    def exit_code(self) -> int:
+        if self.differences:
+            return TABLE_OUT_OF_DATE
+        return NEW_SDISTS if any(self.sdists.values()) else UP_TO_DATE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "up_to_date": self.exit_code == UP_TO_DATE,
+            "exit_code": self.exit_code,
+            "differences": [d.to_json() for d in self.differences],
+            "torch": {
+                minor: {
+                    "version": str(f.release.version),
+                    "pypi_cuda": None if f.pypi_cuda is None else str(f.pypi_cuda),
+                    "python": list(f.release.pythons),
+                    "glibc_floor": f.release.glibc_floor,
+                    "wheel": f.release.probe.filename,
+                    "metadata_via": f.via,
+                    "evidence": f.evidence,
+                }
+                for minor, f in self.facts.items()
+            },
+            "sdists": [
+                {
+                    "package": str(name),
+                    "listed": [str(v) for v in self.listed.get(name, [])],
+                    "new": [str(v) for v in new],
+                }
+                for name, new in self.sdists.items()
+            ],
+            "tuples": self.changes.to_json(),
+        }
