@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,27 +103,44 @@ class Catalog:
             row = db.execute("SELECT * FROM files WHERE filename = ?", (filename,)).fetchone()
         return _record(row) if row else None
 
+    def add_exclusive(self, record: FileRecord, write_files: Callable[[], None]) -> FileRecord | None:
+        """Insert `record` unless its filename exists, calling `write_files` first, all under one
+        IMMEDIATE transaction so concurrent processes serialize. Returns the existing row, or None
+        when `record` was added. If `write_files` or the insert fails, nothing is committed."""
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT * FROM files WHERE filename = ?", (record.filename,)).fetchone()
+            if row is not None:
+                return _record(row)
+            write_files()
+            self._insert(db, record)
+        return None
+
     def add(self, record: FileRecord) -> bool:
         """Insert a row; False when a row of that filename already exists (nothing changed)."""
         with self._lock, self._connect() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.filename,
-                    record.project,
-                    record.version,
-                    record.filetype,
-                    record.python_tag,
-                    record.sha256,
-                    record.size,
-                    record.upload_time.isoformat(),
-                    record.requires_python,
-                    record.metadata_sha256,
-                    record.yanked_reason,
-                    json.dumps(record.build_info, sort_keys=True) if record.build_info else None,
-                ),
-            )
-            return cursor.rowcount == 1
+            return self._insert(db, record)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, record: FileRecord) -> bool:
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.filename,
+                record.project,
+                record.version,
+                record.filetype,
+                record.python_tag,
+                record.sha256,
+                record.size,
+                record.upload_time.isoformat(),
+                record.requires_python,
+                record.metadata_sha256,
+                record.yanked_reason,
+                json.dumps(record.build_info, sort_keys=True) if record.build_info else None,
+            ),
+        )
+        return cursor.rowcount == 1
 
     def projects(self) -> list[NormalizedName]:
         with self._connect() as db:

@@ -78,7 +78,10 @@ def export_static(index: LocalIndex, out: Path, base_url: str) -> int:
         _write(out / "files" / project / sentinel_filename(project), sentinel)
         matrix = build_matrix(project, [r for r in records if r.project == project], reports)
         empty: dict[str, str | None] = {"torch": None, "cuda": None, "python": None}
-        _write(out / "project" / project / "index.html", render_project(matrix, base_url, empty).encode())
+        _write(
+            out / "project" / project / "index.html",
+            render_project(matrix, base_url, empty, root_map).encode(),
+        )
         count += 2
     _write(out / "index.html", render_home(records, base_url).encode())
     count += 1

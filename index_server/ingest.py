@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,6 @@ class Ingestor:
         self.store = store
         self.catalog = catalog
         self.limits = limits
-        self._lock = threading.Lock()
 
     def ingest(self, source: Path, filename: str | None = None) -> IngestResult:
         filename = filename or source.name
@@ -60,14 +58,15 @@ class Ingestor:
                 yanked_reason=None,
                 build_info=dist.build_info,
             )
-            with self._lock:
-                existing = self.catalog.get(filename)
-                if existing is not None:
-                    return self._same_or_conflict(existing, sha256)
+
+            def write_files() -> None:
                 if metadata_sha256 is not None:
                     self.store.write_bytes(dist.project, filename + METADATA_SUFFIX, dist.metadata)
                 self.store.commit(staged, dist.project, filename)
-                self.catalog.add(record)
+
+            existing = self.catalog.add_exclusive(record, write_files)
+            if existing is not None:
+                return self._same_or_conflict(existing, sha256)
         return IngestResult(
             filename=filename, project=dist.project, version=str(dist.version), sha256=sha256, created=True
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index_server.catalog import FileRecord
 from index_server.channels import ALL_CHANNELS
-from index_server.matrix import Matrix
+from index_server.matrix import Matrix, RowKey
 
 _ENV = Environment(
     loader=PackageLoader("index_server", "templates"), autoescape=select_autoescape(default=True)
@@ -71,7 +71,17 @@ def render_home(records: Sequence[FileRecord], base: str) -> str:
     return _ENV.get_template("home.html").render(projects=summarize(records), base=base.rstrip("/"))
 
 
-def render_project(matrix: Matrix, base: str, filters: dict[str, str | None]) -> str:
+def row_channels(key: RowKey, root_cuda_major: Mapping[str, int]) -> str:
+    """Which index URLs list the builds of a row, e.g. '/simple/ and /cu13/simple/'."""
+    urls = [f"/cu{key.cuda.major}/simple/"]
+    if root_cuda_major.get(str(key.torch)) == key.cuda.major:
+        urls.insert(0, "/simple/")
+    return " and ".join(urls)
+
+
+def render_project(
+    matrix: Matrix, base: str, filters: dict[str, str | None], root_cuda_major: Mapping[str, int]
+) -> str:
     base = base.rstrip("/")
     return _ENV.get_template("project.html").render(
         m=matrix,
@@ -80,4 +90,5 @@ def render_project(matrix: Matrix, base: str, filters: dict[str, str | None]) ->
         install=install_lines(matrix.project, base),
         size=human_size,
         time=human_time,
+        channels=lambda key: row_channels(key, root_cuda_major),
     )

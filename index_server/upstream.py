@@ -100,12 +100,17 @@ class Upstream:
     """Cached reader of one upstream simple index."""
 
     def __init__(
-        self, base_url: str, ttl_s: float, timeout_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        base_url: str,
+        ttl_s: float,
+        timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.ttl_s = ttl_s
         self.clock = clock
-        self._client = httpx.Client(timeout=timeout_s, follow_redirects=True)
+        self._client = httpx.Client(timeout=timeout_s, follow_redirects=True, transport=transport)
         self._cache: dict[str, tuple[float, ProjectPage | None]] = {}
         self._lock = threading.Lock()
 

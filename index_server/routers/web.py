@@ -39,7 +39,9 @@ def project(
     if not records and not matrix.rows:
         raise HTTPException(404, f"{name} is not hosted on this index")
     filters = {"torch": torch, "cuda": cuda, "python": python}
-    body = render_project(filter_matrix(matrix, **filters), ctx.base_url(request), filters).encode()
+    body = render_project(
+        filter_matrix(matrix, **filters), ctx.base_url(request), filters, ctx.settings.root_cuda_major
+    ).encode()
     return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
 
 

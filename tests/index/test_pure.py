@@ -180,6 +180,7 @@ def test_matrix_combines_files_and_reports() -> None:
     assert rows["torch 2.9 · CUDA 12.8 · abi1"]["3.11"].file is not None
     only13 = filter_matrix(m, torch=None, cuda="13", python="3.11")
     assert [k.label for k in only13.rows] == ["torch 2.14 · CUDA 13.0 · abi1"] and only13.pythons == ["3.11"]
-    html = render_project(m, "http://h", {"torch": None, "cuda": None, "python": None})
+    html = render_project(m, "http://h", {"torch": None, "cuda": None, "python": None}, ROOT_MAP)
+    assert "in /simple/ and /cu12/simple/" in html and "in /cu13/simple/" not in html
     assert 'href="http://h/logs/r1/mamba-ssm-2.3.2-cu12.8-torch2.9-cp312-abi1.log"' in html
     assert "pip install mamba-ssm --index-url http://h/cu13/simple" in html and "2.0 KB" in html
