@@ -13,7 +13,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from email.parser import Parser
-from typing import Any
+from typing import Any, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
@@ -71,14 +71,21 @@ def glibc_floor(platform: str) -> str | None:
     return _LEGACY_FLOOR.get(platform.removesuffix("_x86_64")) if platform.endswith("_x86_64") else None
 
 
-def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[tuple[str, str, ReleaseFile]]:
-    """(python, floor, file) for each non-yanked CPython manylinux x86_64 wheel."""
+class LinuxWheel(NamedTuple):
+    python: str  # "3.11"
+    floor: str  # "2.28"
+    build: tuple[int, str] | tuple[()]  # the wheel's build tag; pip prefers the highest
+    file: ReleaseFile
+
+
+def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[LinuxWheel]:
+    """Each non-yanked CPython (not free-threaded) manylinux x86_64 wheel of a release."""
     out = []
     for f in files:
         if f.packagetype != "bdist_wheel" or f.yanked:
             continue
         try:
-            _, _, _, tags = parse_wheel_filename(f.filename)
+            _, _, build, tags = parse_wheel_filename(f.filename)
         except InvalidWheelFilename:
             continue
         found = [
@@ -89,8 +96,8 @@ def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[tuple[str, str, Release
             if floor is not None
         ]
         if found:
-            python = found[0][0]
-            out.append((python, min((fl for _, fl in found), key=Version), f))
+            floor = min((fl for _, fl in found), key=Version)
+            out.append(LinuxWheel(found[0][0], floor, build, f))
     return out
 
 
@@ -103,16 +110,15 @@ def torch_releases(releases: dict[Version, tuple[ReleaseFile, ...]], since: str)
         wheels = linux_wheels(releases[version])
         if not wheels:
             continue
-        pythons = tuple(sorted({p for p, _, _ in wheels}, key=Version))
-        probe_python, floor, probe = next(
-            (w for w in wheels if w[0] == "3.11"), min(wheels, key=lambda w: Version(w[0]))
-        )
+        pythons = tuple(sorted({w.python for w in wheels}, key=Version))
+        probe_python = "3.11" if "3.11" in pythons else pythons[0]
+        probe = max((w for w in wheels if w.python == probe_python), key=lambda w: w.build)
         newest[minor_of(version)] = TorchRelease(
             minor=minor_of(version),
             version=version,
             pythons=pythons,
-            glibc_floor=floor,
-            probe=probe,
+            glibc_floor=probe.floor,
+            probe=probe.file,
             probe_python=probe_python,
         )
     return dict(sorted(newest.items(), key=lambda kv: Version(kv[0])))

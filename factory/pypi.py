@@ -232,7 +232,12 @@ def member_data(entry: ZipEntry, local: bytes) -> bytes | int:
     if entry.method == 0:
         data = raw
     elif entry.method == 8:
-        data = zlib.decompressobj(-15).decompress(raw)
+        try:
+            data = zlib.decompressobj(-15).decompress(raw)
+        except zlib.error as err:
+            raise PyPIError(
+                f"{entry.name}: damaged deflate data ({err}); the wheel's zip is damaged"
+            ) from None
     else:
         raise PyPIError(f"{entry.name}: zip compression method {entry.method} is not supported")
     if zlib.crc32(data) != entry.crc or len(data) != entry.size:
@@ -243,9 +248,11 @@ def member_data(entry: ZipEntry, local: bytes) -> bytes | int:
 RangeRead = Callable[[str, str], tuple[bytes, int]]  # (url, "start-end" or "-n") -> (body, total size)
 
 
-def read_zip_member(read: RangeRead, url: str, wanted: Callable[[str], bool]) -> bytes:
+def read_zip_member(
+    read: RangeRead, url: str, wanted: Callable[[str], bool], tail_size: int = _TAIL
+) -> bytes:
     """The first member whose name satisfies `wanted`, read with `read(url, "start-end")` ranges."""
-    tail, total = read(url, f"-{_TAIL}")
+    tail, total = read(url, f"-{tail_size}")
     tail_start = total - len(tail)
     where = central_directory_location(tail, tail_start)
     if isinstance(where, int):
