@@ -82,33 +82,33 @@ def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -
     return page_response(request, body, media_type, ctx.settings.page_max_age_s)
 
 
-@router.get("/simple/")
+@router.api_route("/simple/", methods=["GET", "HEAD"])
 def root_index(request: Request, ctx: Context) -> Response:
     return _index(request, ctx)
 
 
-@router.get("/simple/{name}/")
+@router.api_route("/simple/{name}/", methods=["GET", "HEAD"])
 def root_project(request: Request, ctx: Context, name: str) -> Response:
     return _project(request, ctx, _channel(None), name)
 
 
-@router.get("/simple/{name}")
+@router.api_route("/simple/{name}", methods=["GET", "HEAD"])
 def root_project_no_slash(name: str) -> Response:
     return RedirectResponse(f"/simple/{canonicalize_name(name)}/", status_code=301)
 
 
-@router.get("/{channel}/simple/")
+@router.api_route("/{channel}/simple/", methods=["GET", "HEAD"])
 def channel_index(request: Request, ctx: Context, channel: str) -> Response:
     _channel(channel)
     return _index(request, ctx)
 
 
-@router.get("/{channel}/simple/{name}/")
+@router.api_route("/{channel}/simple/{name}/", methods=["GET", "HEAD"])
 def channel_project(request: Request, ctx: Context, channel: str, name: str) -> Response:
     return _project(request, ctx, _channel(channel), name)
 
 
-@router.get("/{channel}/simple/{name}")
+@router.api_route("/{channel}/simple/{name}", methods=["GET", "HEAD"])
 def channel_project_no_slash(channel: str, name: str) -> Response:
     _channel(channel)
     return RedirectResponse(f"/{channel}/simple/{canonicalize_name(name)}/", status_code=301)

@@ -14,13 +14,13 @@ from index_server.routers.caching import page_response
 router = APIRouter()
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def home(request: Request, ctx: Context) -> Response:
     body = render_home(ctx.index.files(), ctx.base_url(request)).encode()
     return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
 
 
-@router.get("/project/{name}/")
+@router.api_route("/project/{name}/", methods=["GET", "HEAD"])
 def project(
     request: Request,
     ctx: Context,
@@ -45,7 +45,7 @@ def project(
     return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
 
 
-@router.get("/logs/{run_id}/{tuple_id}.log")
+@router.api_route("/logs/{run_id}/{tuple_id}.log", methods=["GET", "HEAD"])
 def log(ctx: Context, run_id: str, tuple_id: str) -> Response:
     path = ctx.index.reports.log_path(run_id, tuple_id)
     return FileResponse(path, media_type="text/plain; charset=utf-8")

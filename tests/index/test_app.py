@@ -135,6 +135,8 @@ def test_names_errors_and_caching(client: TestClient, local: LocalIndex, tmp_pat
     assert r.status_code == 301 and r.headers["location"] == "/simple/mamba-ssm/"
     r = client.get("/cu12/simple/Mamba.SSM/")
     assert r.status_code == 301 and r.headers["location"] == "/cu12/simple/mamba-ssm/"
+    head = client.head("/simple/mamba-ssm/")
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"]
     assert client.get("/simple/no-such-thing/").status_code == 404
     assert client.get("/simple/torch/").status_code == 404
     assert client.get("/cu99/simple/mamba-ssm/").status_code == 404

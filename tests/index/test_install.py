@@ -37,7 +37,7 @@ def pip_install(python: Path, env: dict[str, str], index_url: str, *names: str) 
         ("venv_torch29", "simple", BUILD_29, BUILD_214),
         ("venv_torch214", "simple", BUILD_214, None),
         ("venv_torch29", "cu13/simple", "2.3.2.post1+cu.13.0.torch.2.9.abi.1", BUILD_214),
-        ("venv_torch214", "cu12/simple", "2.3.2.post1+cu.12.6.torch.2.14.abi.1", None),
+        ("venv_torch214", "cu12/simple", "2.3.2.post1+cu.12.6.torch.2.14.abi.1", BUILD_29),
     ],
 )
 def test_pip_picks_the_build_matching_installed_torch(
@@ -80,6 +80,7 @@ def test_uv_picks_the_build_matching_installed_torch(
 ) -> None:
     python: Path = request.getfixturevalue(venv)
     torch_before = installed(python, env)["torch"]
+    start = len(index.access_lines())
     done = run(
         [
             str(uv),
@@ -97,6 +98,8 @@ def test_uv_picks_the_build_matching_installed_torch(
     try:
         versions = installed(python, env)
         assert versions["mamba-ssm"] == expected and versions["torch"] == torch_before
+        wheel_gets = [line for line in index.access_lines(start) if line.split()[1].endswith(".whl")]
+        assert len(wheel_gets) == 1 and expected in unquote(wheel_gets[0]), wheel_gets
     finally:
         uninstall(python, env, "mamba-ssm", "einops")
 
