@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from packaging.version import Version
 from fake_pypi import BASE, FakePyPI
+from packaging.version import Version
 
 from factory.cli import build_parser
 from factory.commands import discover as command
