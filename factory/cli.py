@@ -13,6 +13,7 @@ from factory.errors import FactoryError
 # `handler(args) -> int` does the work. Keep this list in pipeline order.
 COMMANDS = (
     "factory.commands.plan",
+    "factory.commands.build",
     "factory.commands.discover",
     "factory.commands.serve",
 )

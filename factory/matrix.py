@@ -113,9 +113,7 @@ def _match(row: dict[str, Any], where: str) -> Match:
         raise ConfigError(f"{where}: unknown match keys {sorted(unknown)}; use {sorted(_MATCH_KEYS)}")
     return Match(
         package=canonicalize_name(row["package"]) if "package" in row else None,
-        specifiers={
-            k: _spec(v, f"{where}.{k}") for k, v in row.items() if k in {"version", "torch", "cuda", "python"}
-        },
+        specifiers={k: _spec(v, f"{where}.{k}") for k, v in row.items() if k in {"version", "torch", "cuda", "python"}},
         cxx11_abi=row.get("cxx11_abi"),
     )
 
@@ -165,9 +163,7 @@ def parse_matrix(data: dict[str, Any], origin: str = "matrix.toml") -> MatrixCon
         if not row.get("reason"):
             raise ConfigError(f"{origin} [[exclude]] #{i + 1}: every exclude needs a reason")
         excludes.append(
-            Exclude(
-                match=_match(row.get("match", {}), f"{origin} [[exclude]] #{i + 1}"), reason=row["reason"]
-            )
+            Exclude(match=_match(row.get("match", {}), f"{origin} [[exclude]] #{i + 1}"), reason=row["reason"])
         )
     overrides = []
     for i, row in enumerate(data.get("override", [])):
@@ -175,9 +171,7 @@ def parse_matrix(data: dict[str, Any], origin: str = "matrix.toml") -> MatrixCon
         settings = row.get("set", {})
         unknown = set(settings) - _OVERRIDE_KEYS
         if unknown:
-            raise ConfigError(
-                f"{where}: cannot override {sorted(unknown)}; overridable: {sorted(_OVERRIDE_KEYS)}"
-            )
+            raise ConfigError(f"{where}: cannot override {sorted(unknown)}; overridable: {sorted(_OVERRIDE_KEYS)}")
         overrides.append(
             Override(
                 match=_match(row.get("match", {}), where),
@@ -201,9 +195,7 @@ def load_matrix(path: Path) -> MatrixConfig:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such matrix file; pass --matrix PATH or run from the repository root"
-        ) from None
+        raise ConfigError(f"{path}: no such matrix file; pass --matrix PATH or run from the repository root") from None
     try:
         return parse_matrix(tomllib.loads(text), str(path))
     except tomllib.TOMLDecodeError as bad:

@@ -160,9 +160,7 @@ def _plan_minor(
             if python not in minor.pythons:
                 note = " (experimental there, so not built)" if python in minor.experimental_pythons else ""
                 lo, hi = minor.pythons[0], minor.pythons[-1]
-                dropped(
-                    f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo
-                )
+                dropped(f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo)
                 continue
             if Version(python) not in recipe.requires_python:
                 dropped(f"{recipe.package} {version} requires Python {recipe.requires_python}", **combo)

@@ -26,6 +26,7 @@ class Patch:
     replace: str
     count: int
     when: dict[str, SpecifierSet]
+    regex: bool = False  # `find` is a regular expression (Python re syntax)
 
     def applies_to(self, spec: BuildSpec) -> bool:
         values = {"torch": spec.torch, "cuda": spec.cuda, "version": spec.version}
@@ -79,6 +80,7 @@ def _patch(pkg: str, row: dict[str, Any]) -> Patch:
             replace=row["replace"],
             count=int(row.get("count", 1)),
             when=when,
+            regex=bool(row.get("regex", False)),
         )
     except KeyError as missing:
         raise ConfigError(f"{where}: missing field {missing}") from None

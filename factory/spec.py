@@ -58,8 +58,7 @@ class BuildSpec:
     @property
     def id(self) -> str:
         return (
-            f"{self.package}-{self.version}-cu{self.cuda}-torch{self.torch_minor}"
-            f"-{self.python_tag}-abi{self.abi_flag}"
+            f"{self.package}-{self.version}-cu{self.cuda}-torch{self.torch_minor}-{self.python_tag}-abi{self.abi_flag}"
         )
 
     @property

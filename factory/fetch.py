@@ -1,0 +1,75 @@
+"""fetch: the upstream sdist from PyPI, checked against the sha256 the index publishes, cached."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from factory.context import BuildContext
+from factory.records import StageFailed, sha256_file, write_json_atomic
+from factory.spec import BuildSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sdist:
+    path: Path
+    filename: str
+    sha256: str
+    url: str
+
+    def describe(self) -> dict[str, str]:
+        return {"filename": self.filename, "sha256": self.sha256, "url": self.url}
+
+
+def fetch_sdist(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> Sdist:
+    override = ctx.sdist_overrides.get(str(spec.package))
+    if override is not None:
+        return Sdist(path=override, filename=override.name, sha256=sha256_file(override), url=override.as_uri())
+    folder = ctx.sdists / f"{spec.package}-{spec.version}"
+    sidecar = folder / "sdist.json"
+    if sidecar.exists():
+        known = json.loads(sidecar.read_text())
+        cached = folder / known["filename"]
+        if cached.exists() and sha256_file(cached) == known["sha256"]:
+            return Sdist(path=cached, filename=known["filename"], sha256=known["sha256"], url=known["url"])
+    url, filename, sha256 = _lookup(spec, ctx, client)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / (filename + ".part")
+    try:
+        with client.stream("GET", url, follow_redirects=True) as response:
+            response.raise_for_status()
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+    except httpx.HTTPError as err:
+        raise StageFailed("fetch", "fetch-failed", f"cannot download {url}: {err}") from err
+    got = sha256_file(partial)
+    if got != sha256:
+        partial.unlink()
+        raise StageFailed(
+            "fetch",
+            "sdist-digest-mismatch",
+            f"{filename}: sha256 {got} but PyPI publishes {sha256}; not building it",
+        )
+    os.replace(partial, folder / filename)
+    write_json_atomic(sidecar, {"filename": filename, "sha256": sha256, "url": url})
+    return Sdist(path=folder / filename, filename=filename, sha256=sha256, url=url)
+
+
+def _lookup(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> tuple[str, str, str]:
+    api = f"{ctx.pypi_json}/{spec.package}/{spec.version}/json"
+    try:
+        response = client.get(api, follow_redirects=True)
+        response.raise_for_status()
+        files = response.json()["urls"]
+    except (httpx.HTTPError, ValueError, KeyError) as err:
+        raise StageFailed("fetch", "fetch-failed", f"cannot read {api}: {err}") from err
+    sdists = [f for f in files if f.get("packagetype") == "sdist"]
+    if not sdists:
+        raise StageFailed("fetch", "no-sdist", f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
+    chosen = sdists[0]
+    return chosen["url"], chosen["filename"], chosen["digests"]["sha256"]

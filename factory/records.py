@@ -1,0 +1,75 @@
+"""Stage records: each stage of each tuple leaves OUT/<spec id>/<stage>.json beside its log.
+
+A record holds what the stage was given, what it produced (paths, sha256, tags), how long it took and
+how it ended, so any stage can be re-run alone and a report is just the records read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from factory.errors import FactoryError
+
+STAGES = ("provision", "fetch", "build", "repair", "verify")
+
+
+class StageFailed(FactoryError):
+    """One stage of one tuple did not complete; `cause` classifies it, `message` is the first error line."""
+
+    def __init__(self, stage: str, cause: str, message: str, *, skipped: bool = False) -> None:
+        super().__init__(f"{stage}: {cause}: {message}")
+        self.stage = stage
+        self.cause = cause
+        self.message = message
+        self.skipped = skipped
+
+
+@dataclass(kw_only=True)
+class StageRecord:
+    spec_id: str
+    stage: str
+    outcome: str  # ok | failed | skipped
+    started: str
+    seconds: float
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    cause: str | None = None
+    message: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_record(tuple_dir: Path, record: StageRecord) -> Path:
+    path = tuple_dir / f"{record.stage}.json"
+    write_json_atomic(path, asdict(record))
+    return path
+
+
+def read_record(tuple_dir: Path, stage: str) -> StageRecord | None:
+    path = tuple_dir / f"{stage}.json"
+    if not path.exists():
+        return None
+    return StageRecord(**json.loads(path.read_text()))
