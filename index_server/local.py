@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,13 @@ class LocalIndex:
     """Files, catalog and reports under `data_dir`; every file enters through `ingest`."""
 
     def __init__(self, data_dir: Path, settings: IndexSettings | None = None) -> None:
-        self.settings = settings or IndexSettings(data_dir=data_dir)
+        settings = settings or IndexSettings(data_dir=data_dir)
+        self.settings = settings if settings.data_dir == data_dir else replace(settings, data_dir=data_dir)
         self.data_dir = data_dir
-        self.store = FileStore(data_dir / "files")
-        self.catalog = Catalog(data_dir / "catalog.sqlite3")
+        self.store = FileStore(self.settings.files_dir)
+        self.catalog = Catalog(self.settings.catalog_path)
         self.ingestor = Ingestor(self.store, self.catalog, self.settings.limits)
-        self.reports = ReportStore(data_dir / "reports", self.catalog, self.store.tmp)
+        self.reports = ReportStore(self.settings.reports_dir, self.catalog, self.store.tmp)
 
     def ingest(self, path: Path, filename: str | None = None) -> IngestResult:
         """Validate and store one wheel or sdist; an identical re-ingest is a no-op success.
