@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from packaging.version import Version
 
 from factory.context import BuildContext
 from factory.records import StageFailed, sha256_file, write_json_atomic
@@ -61,14 +62,17 @@ def fetch_sdist(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> Sdi
 
 
 def _lookup(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> tuple[str, str, str]:
-    api = f"{ctx.pypi_json}/{spec.package}/{spec.version}/json"
+    api = f"{ctx.pypi_json}/{spec.package}/json"
     try:
         response = client.get(api, follow_redirects=True)
         response.raise_for_status()
-        files = response.json()["urls"]
+        releases = response.json()["releases"]
     except (httpx.HTTPError, ValueError, KeyError) as err:
         raise StageFailed("fetch", "fetch-failed", f"cannot read {api}: {err}") from err
-    sdists = [f for f in files if f.get("packagetype") == "sdist"]
+    files = next((f for v, f in releases.items() if Version(v) == spec.version), None)
+    if files is None:
+        raise StageFailed("fetch", "no-sdist", f"{spec.package} has no release {spec.version} on PyPI ({api})")
+    sdists = [f for f in files if f.get("packagetype") == "sdist" and not f.get("yanked")]
     if not sdists:
         raise StageFailed("fetch", "no-sdist", f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
     chosen = sdists[0]
