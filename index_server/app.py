@@ -43,9 +43,7 @@ def create_app(settings: IndexSettings) -> FastAPI:
         if upstream is not None:
             upstream.close()
 
-    app = FastAPI(
-        title="CUDA wheel factory index", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = FastAPI(title="CUDA wheel factory index", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.context = IndexContext(settings=settings, index=index, upstream=upstream)
     log_line = _access_logger(settings)
 

@@ -152,9 +152,7 @@ class Catalog:
             if project is None:
                 rows = db.execute("SELECT * FROM files ORDER BY project, filename").fetchall()
             else:
-                rows = db.execute(
-                    "SELECT * FROM files WHERE project = ? ORDER BY filename", (project,)
-                ).fetchall()
+                rows = db.execute("SELECT * FROM files WHERE project = ? ORDER BY filename", (project,)).fetchall()
         return [_record(r) for r in rows]
 
     def set_yanked(self, filename: str, reason: str | None) -> None:

@@ -142,8 +142,7 @@ def _read_wheel(
         wanted = [d for d in dist_infos if _dist_info_matches(d, project, version)]
         if len(wanted) != 1:
             raise InvalidDistribution(
-                f"{filename}: expected one {project}-{version}.dist-info directory, "
-                f"found {sorted(dist_infos)}"
+                f"{filename}: expected one {project}-{version}.dist-info directory, found {sorted(dist_infos)}"
             )
         dist_info = wanted[0]
         for required in ("METADATA", "RECORD", "WHEEL"):
@@ -187,9 +186,7 @@ def _check_record(zf: zipfile.ZipFile, filename: str, dist_info: str) -> None:
             raise InvalidDistribution(f"{filename}: {info.filename} is not listed with a hash in RECORD")
         algorithm, _, expected = entry.partition("=")
         if algorithm != "sha256":
-            raise InvalidDistribution(
-                f"{filename}: RECORD uses {algorithm!r} for {info.filename}; need sha256"
-            )
+            raise InvalidDistribution(f"{filename}: RECORD uses {algorithm!r} for {info.filename}; need sha256")
         actual, _size = _hash_member(zf, info, filename)
         if actual != expected:
             raise InvalidDistribution(

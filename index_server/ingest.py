@@ -41,9 +41,7 @@ class Ingestor:
             if existing is not None:
                 return self._same_or_conflict(existing, sha256)
             dist = inspect_distribution(staged, filename, self.limits)
-            metadata_sha256 = (
-                hashlib.sha256(dist.metadata).hexdigest() if dist.filetype == "bdist_wheel" else None
-            )
+            metadata_sha256 = hashlib.sha256(dist.metadata).hexdigest() if dist.filetype == "bdist_wheel" else None
             record = FileRecord(
                 filename=filename,
                 project=dist.project,

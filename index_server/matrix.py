@@ -123,8 +123,7 @@ def filter_matrix(matrix: Matrix, *, torch: str | None, cuda: str | None, python
     rows = {
         key: cells
         for key, cells in matrix.rows.items()
-        if (not torch or str(key.torch) == torch)
-        and (not cuda or str(key.cuda) == cuda or str(key.cuda.major) == cuda)
+        if (not torch or str(key.torch) == torch) and (not cuda or str(key.cuda) == cuda or str(key.cuda.major) == cuda)
     }
     pythons = [p for p in matrix.pythons if not python or p == python]
     return Matrix(

@@ -12,9 +12,7 @@ from index_server.catalog import FileRecord
 from index_server.channels import ALL_CHANNELS
 from index_server.matrix import Matrix, RowKey
 
-_ENV = Environment(
-    loader=PackageLoader("index_server", "templates"), autoescape=select_autoescape(default=True)
-)
+_ENV = Environment(loader=PackageLoader("index_server", "templates"), autoescape=select_autoescape(default=True))
 
 
 def human_size(size: int) -> str:

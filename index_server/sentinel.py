@@ -17,11 +17,15 @@ SENTINEL_VERSION = "0.0.0"
 
 _BACKEND = '''"""Build backend of a sentinel: it refuses every build (nothing is compiled)."""
 
+import platform
+import sys
+
 MESSAGE = {message!r}
 
 
 def _refuse(*args, **kwargs):
-    raise SystemExit(MESSAGE)
+    here = f"(this installer runs Python {{platform.python_version()}} on {{sys.platform}} {{platform.machine()}})"
+    raise SystemExit(MESSAGE + here + "\\n")
 
 
 get_requires_for_build_wheel = _refuse

@@ -16,9 +16,7 @@ def matches(request: Request, etag: str) -> bool:
     return header is not None and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")])
 
 
-def page_response(
-    request: Request, body: bytes, media_type: str, max_age: int, vary_accept: bool = True
-) -> Response:
+def page_response(request: Request, body: bytes, media_type: str, max_age: int, vary_accept: bool = True) -> Response:
     etag = etag_of(body)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if vary_accept:

@@ -80,9 +80,7 @@ def _check_fields(form_name: str | None, form_version: str | None, filename: str
         except InvalidVersion:
             same = False
         if not same:
-            raise InvalidDistribution(
-                f"{filename}: form field version={form_version!r} does not match the file"
-            )
+            raise InvalidDistribution(f"{filename}: form field version={form_version!r} does not match the file")
 
 
 def _check_digests(sent: dict[str, str | None], actual: dict[str, str], filename: str) -> None:
@@ -110,9 +108,7 @@ async def upload(request: Request, ctx: Context) -> Response:
 async def _store(form: FormData, ctx: IndexContext) -> Response:
     action = form.get(":action")
     if action != "file_upload":
-        return PlainTextResponse(
-            f"400 Bad Request: :action {action!r} is not supported; use file_upload", 400
-        )
+        return PlainTextResponse(f"400 Bad Request: :action {action!r} is not supported; use file_upload", 400)
     content = form.get("content")
     if not isinstance(content, UploadFile) or not content.filename:
         return PlainTextResponse("400 Bad Request: no file in the 'content' field", status_code=400)

@@ -47,9 +47,7 @@ def _simple_dir(root: Path, files: dict[str, list[Path]]) -> None:
             shutil.copy(path, target)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             links.append(f'<a href="../../files/{path.name}#sha256={digest}">{path.name}</a><br>')
-        (page / "index.html").write_text(
-            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
-        )
+        (page / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
 
 
 @pytest.fixture(scope="session")
@@ -165,9 +163,7 @@ def _publish_report(local: LocalIndex, work: Path) -> None:
     local.publish_report(report, {failed["id"]: log})
 
 
-def _torch_venv(
-    work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str
-) -> Path:
+def _torch_venv(work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str) -> Path:
     python = make_venv(work / name, env, pip)
     done = run(
         [

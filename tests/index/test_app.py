@@ -116,9 +116,7 @@ def test_channels_and_simple_api(client: TestClient, local: LocalIndex, tmp_path
     assert wheel["url"].startswith("../../files/mamba-ssm/")  # relative to /simple/mamba-ssm/
     file_path = "/" + wheel["url"].removeprefix("../../")
     got = client.get(file_path + ".metadata")
-    assert (
-        got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == wheel["core-metadata"]["sha256"]
-    )
+    assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == wheel["core-metadata"]["sha256"]
     assert b"Requires-Dist: torch>=2.9,<2.10" in got.content or b"torch>=2.14" in got.content
     html = client.get("/simple/mamba-ssm/", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html") and 'data-core-metadata="sha256=' in html.text

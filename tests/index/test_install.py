@@ -137,9 +137,7 @@ def test_sentinel_fails_fast_with_the_matrix_url(
 
 
 @pytest.mark.parametrize("pip_version", ["22.2", "23.1"])
-def test_old_pips_install(
-    index: IndexServer, env: dict[str, str], dists: Dists, work: Path, pip_version: str
-) -> None:
+def test_old_pips_install(index: IndexServer, env: dict[str, str], dists: Dists, work: Path, pip_version: str) -> None:
     python = make_venv(work / f"venv-pip{pip_version}", env, pip_version)
     done = run([str(python), "-m", "pip", "--version"], env)
     assert done.stdout.startswith(f"pip {pip_version}")

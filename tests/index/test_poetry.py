@@ -55,9 +55,7 @@ def test_poetry_lock_picks_the_matching_build(
 ) -> None:
     project = work / f"poetry-{torch}"
     project.mkdir()
-    (project / "pyproject.toml").write_text(
-        PYPROJECT.format(torch=torch, index=index.url, torch_index=upstream.url)
-    )
+    (project / "pyproject.toml").write_text(PYPROJECT.format(torch=torch, index=index.url, torch_index=upstream.url))
     poetry_env = {
         **env,
         "POETRY_CACHE_DIR": str(work / "poetry-cache"),

@@ -20,9 +20,7 @@ from index_server.settings import IndexSettings
 from index_server.simple_pages import Link, ProjectPage, render_project_html, render_project_json
 from index_server.upstream import parse_html_page
 
-PIP_ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
-)
+PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
 
 
 @pytest.mark.parametrize(
@@ -126,8 +124,9 @@ def test_sentinel_is_deterministic_and_refuses_to_build() -> None:
         assert "requires = []" in tar.extractfile("mamba_ssm-0.0.0/pyproject.toml").read().decode()  # type: ignore[union-attr]
     namespace: dict[str, object] = {}
     exec(backend, namespace)
-    with pytest.raises(SystemExit, match="http://h/project/mamba-ssm/"):
+    with pytest.raises(SystemExit, match="http://h/project/mamba-ssm/") as refused:
         namespace["get_requires_for_build_wheel"]()  # type: ignore[operator]
+    assert "Nothing was compiled" in str(refused.value) and "this installer runs Python 3." in str(refused.value)
 
 
 def _record(version: str, python_tag: str = "cp311", minutes: int = 0) -> FileRecord:

@@ -97,13 +97,9 @@ def test_html_and_json_agree(index: IndexServer, channel: str, project: str) -> 
     assert html == json_rows and html
 
 
-def test_static_export_installs_with_pip(
-    index: IndexServer, env: dict[str, str], dists: Dists, work: Path
-) -> None:
+def test_static_export_installs_with_pip(index: IndexServer, env: dict[str, str], dists: Dists, work: Path) -> None:
     out = work / "export"
-    done = run(
-        [str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env
-    )
+    done = run([str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env)
     assert done.returncode == 0, done.stderr
     assert (out / "cu13" / "simple" / "mamba-ssm" / "index.json").is_file()
     assert (out / "project" / "mamba-ssm" / "index.html").is_file()
@@ -145,9 +141,7 @@ def test_static_export_installs_with_pip(
         assert ".whl.metadata" in served  # PEP 658 metadata files work from the static tree too
     finally:
         static.stop()
-    again = run(
-        [str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env
-    )
+    again = run([str(VENV_BIN / "factory"), "export-static", "--data", str(index.data), "--out", str(out)], env)
     assert again.returncode == 2 and "not empty" in again.stderr
 
 

@@ -35,9 +35,7 @@ def test_upstream_json_page_is_cached_for_the_ttl() -> None:
                     }
                 ],
             }
-            return httpx.Response(
-                200, json=body, headers={"content-type": "application/vnd.pypi.simple.v1+json"}
-            )
+            return httpx.Response(200, json=body, headers={"content-type": "application/vnd.pypi.simple.v1+json"})
         if request.url.path == "/simple/broken/":
             return httpx.Response(500)
         return httpx.Response(404)
