@@ -150,8 +150,8 @@ def relabel(
     with WheelFile(repaired) as src, WheelFile(new_path, "w") as dst:
         old_info = src.dist_info_path
         for item in src.infolist():
-            if item.filename.endswith("/RECORD") and item.filename.startswith(old_info + "/"):
-                continue
+            if item.is_dir() or (item.filename.endswith("/RECORD") and item.filename.startswith(old_info + "/")):
+                continue  # folders are implied by their files; WheelFile writes a fresh RECORD
             data = src.read(item.filename)
             target = item.filename
             if target.startswith(old_info + "/"):

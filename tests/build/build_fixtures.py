@@ -1,0 +1,45 @@
+"""Helpers for the build tests: the fixture sdists, CLI arguments and a view of one build's output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny_ext"
+sys.path.insert(0, str(FIXTURE))
+
+from make_sdist import make_sdist as make_sdist  # noqa: E402  (re-exported for conftest)
+
+needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (CUDA 13 is assembled from PyPI)")
+
+
+@dataclass
+class FixtureBuild:
+    out: Path
+    cache: Path
+    exit_code: int
+    stdout: str
+    sdists: dict[str, Path]
+
+    def tuple_dir(self, package: str) -> Path:
+        return self.out / f"{package}-0.1.0-cu13.0-torch2.14-cp311-abi1"
+
+    def record(self, package: str, stage: str) -> dict[str, object]:
+        return json.loads((self.tuple_dir(package) / f"{stage}.json").read_text())
+
+
+def fixture_args(sdists: dict[str, Path], cache: Path) -> list[str]:
+    args = [
+        "--matrix", str(FIXTURE / "matrix.toml"),
+        "--recipes", str(FIXTURE / "recipes.toml"),
+        "--cache", str(cache),
+    ]  # fmt: skip
+    for name, path in sdists.items():
+        args += ["--sdist", f"{name}={path}"]
+    return args

@@ -1,0 +1,38 @@
+"""Shared fixture: build the tiny CUDA extension (and its broken twin) once per session, for real."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+from build_fixtures import FixtureBuild, fixture_args, make_sdist
+
+
+@pytest.fixture(scope="session")
+def fixture_sdists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    dest = tmp_path_factory.mktemp("sdists")
+    return {name: make_sdist(name, "0.1.0", dest) for name in ("tiny-ext", "tiny-ext-broken")}
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("factory-cache")
+
+
+@pytest.fixture(scope="session")
+def fixture_build(
+    tmp_path_factory: pytest.TempPathFactory, fixture_sdists: dict[str, Path], build_cache: Path
+) -> FixtureBuild:
+    from factory.cli import main
+
+    out = tmp_path_factory.mktemp("out")
+    capture = tmp_path_factory.mktemp("capture") / "stdout.txt"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(
+            ["build", "--profile", "with-broken", *fixture_args(fixture_sdists, build_cache), "--out", str(out)]
+        )
+    capture.write_text(buffer.getvalue())
+    return FixtureBuild(out=out, cache=build_cache, exit_code=code, stdout=buffer.getvalue(), sdists=fixture_sdists)
