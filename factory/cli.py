@@ -15,6 +15,8 @@ COMMANDS = (
     "factory.commands.plan",
     "factory.commands.build",
     "factory.commands.discover",
+    "factory.commands.workflow",
+    "factory.commands.run",
     "factory.commands.serve",
 )
 

@@ -24,13 +24,26 @@ OUTCOMES = ("published", "unchanged", "failed", "skipped")
 
 
 class BuildResult(Protocol):
-    outcome: str  # built | failed | skipped
-    stage: str | None
-    cause: str | None
-    message: str | None
-    wheel: Path | None
-    log: Path | None
-    input_key: str | None
+    @property
+    def outcome(self) -> str: ...  # built | failed | skipped
+
+    @property
+    def stage(self) -> str | None: ...
+
+    @property
+    def cause(self) -> str | None: ...
+
+    @property
+    def message(self) -> str | None: ...
+
+    @property
+    def wheel(self) -> Path | None: ...
+
+    @property
+    def log(self) -> Path | None: ...
+
+    @property
+    def input_key(self) -> str | None: ...
 
 
 class Builder(Protocol):

@@ -1,0 +1,79 @@
+"""`factory run`: the main job — plan, build what is not yet published, publish, report."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from factory.commands.common import add_build_options, add_matrix_options, context_from_args, plan_from_args
+from factory.context import BuildContext
+from factory.errors import PlanError
+from factory.pipeline import TupleResult, build_tuple, compute_input_key
+from factory.progress import RichProgress, summary_table
+from factory.publish import IndexPublisher
+from factory.records import write_json_atomic
+from factory.run import default_jobs, run_matrix
+from factory.spec import BuildSpec
+
+
+class PipelineBuilder:
+    """factory.run.Builder over the real stages."""
+
+    def __init__(self, ctx: BuildContext, work: Path) -> None:
+        self.ctx, self.work = ctx, work
+
+    def input_key(self, spec: BuildSpec) -> str:
+        return compute_input_key(spec, self.ctx, self.work)
+
+    def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> TupleResult:
+        return build_tuple(spec, self.ctx, self.work, on_stage=on_stage)
+
+
+def machine_jobs() -> int:
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return default_jobs(os.cpu_count() or 1, mem_gib)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="the main job: build every planned tuple not yet published, publish, report")
+    add_matrix_options(p)
+    add_build_options(p)
+    p.add_argument("--data", type=Path, default=Path("data"), help="the index to publish into (default: ./data)")
+    p.add_argument("--work", type=Path, default=None, help="build records and logs (default: DATA/../work)")
+    p.add_argument("--jobs", type=int, default=None, help="tuples built at once (default: sized from cores and memory)")
+    p.add_argument("--only", default="*", help="only tuples whose id matches this glob")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    specs = [s for s in plan_from_args(args).include if fnmatch.fnmatch(s.id, args.only)]
+    if not specs:
+        raise PlanError(f"--only {args.only!r} matches no planned tuple; see `factory plan`")
+    jobs = args.jobs if args.jobs is not None else machine_jobs()
+    ctx = context_from_args(args, tuple_jobs=jobs)
+    data = args.data.resolve()
+    work = (args.work or data.parent / "work").resolve()
+    console.print(
+        f"[bold]factory run[/bold]: {len(specs)} tuples, {jobs} at a time ({ctx.jobs} compile jobs each); "
+        f"index {data}, logs {work}"
+    )
+    publisher = IndexPublisher(data)
+    with RichProgress(console, total=len(specs)) as progress:
+        report = run_matrix(
+            specs, builder=PipelineBuilder(ctx, work), publisher=publisher, progress=progress, jobs=jobs,
+            profile=args.profile,
+        )  # fmt: skip
+    write_json_atomic(work / "reports" / f"{report.run_id}.json", report.to_json())
+    console.print(summary_table(report))
+    for failed in report.failed:
+        console.print(f"[red]failed[/] {failed.spec.id}: {failed.stage}: {failed.cause}: {failed.message}")
+        console.print(f"       log: {work / failed.spec.id / 'build.log'}")
+    console.print(f"report: {work / 'reports' / (report.run_id + '.json')} (also on the index's web page)")
+    console.print(f"serve it: factory serve --data {data}")
+    return 1 if report.failed else 0
