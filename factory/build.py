@@ -217,7 +217,7 @@ def build_wheel(
         done = runner(argv, env=env, cwd=source, log=log)
     if not done.ok:
         cause, line = classify_failure(done.output)
-        raise StageFailed("build", cause, line)
+        raise StageFailed("build", cause, line.replace(f"{source}/", ""))
     wheels = list(dist.glob("*.whl"))
     if len(wheels) != 1:
         raise StageFailed("build", "no-wheel", f"the build exited 0 but left {len(wheels)} wheels in {dist}")

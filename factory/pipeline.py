@@ -87,7 +87,7 @@ def compute_input_key(
     client: httpx.Client | None = None,
 ) -> str:
     runner = runner or SubprocessRunner()
-    log = out_dir / spec.id / "build.log"
+    log = out_dir / spec.id / "inputs.log"  # not build.log: a skipped tuple keeps its build's log
     toolchain = provision(spec, ctx, runner, log)
     with client or httpx.Client(timeout=60) as http:
         sdist = fetch_sdist(spec, ctx, http)
