@@ -1,0 +1,70 @@
+"""Benchmark: what a second Python costs once one Python of the same (CUDA, torch, ABI) was built.
+
+Builds one package for torch 2.14.1 + CUDA 13.0 + new ABI + sm_90, for CPython 3.11 and then 3.12, from
+an empty compile cache, and prints the build stage's wall time for each and their ratio. Envs come from
+the shared package cache (hard links) and are created before the timed builds.
+
+    python benchmarks/python_reuse.py [--package causal-conv1d] [--pythons 3.11 3.12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from factory.commands.common import add_build_options, context_from_args
+from factory.knowledge import load_knowledge
+from factory.matrix import load_matrix
+from factory.pipeline import build_tuple
+from factory.plan import plan
+from factory.process import SubprocessRunner
+from factory.provision import provision
+from factory.recipes import load_recipes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--package", default="causal-conv1d")
+    parser.add_argument("--pythons", nargs="+", default=["3.11", "3.12"])
+    add_build_options(parser)
+    parser.set_defaults(recipes=None, skip_dependency_check=True)
+    args = parser.parse_args()
+    shared = Path(os.environ.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
+    root = Path(tempfile.mkdtemp(prefix="python-reuse-"))
+    (root / "uv").symlink_to(shared / "uv", target_is_directory=True)  # torch wheels: hard links, no download
+    args.cache = root
+    ctx = context_from_args(args)
+    quick = plan(load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes(), "quick")
+    base = next(s for s in quick.include if s.package == args.package)
+    specs = [dataclasses.replace(base, python=py) for py in args.pythons]
+    runner = SubprocessRunner()
+    for spec in specs:  # envs first: not part of the timed builds
+        provision(spec, ctx, runner, root / "provision.log")
+    rows = []
+    for spec in specs:
+        result = build_tuple(spec, ctx, root / "out")
+        record = json.loads((root / "out" / spec.id / "build.json").read_text())
+        rows.append((spec.id, result.outcome, float(record["seconds"])))
+        print(
+            f"{spec.id}: {result.outcome}, build stage {record['seconds']:.1f} s, whole tuple {result.seconds:.1f} s",
+            flush=True,
+        )
+        if result.outcome != "built":
+            print(f"  {result.stage}: {result.cause}: {result.message}", file=sys.stderr)
+            return 1
+    first = rows[0][2]
+    for spec_id, _, seconds in rows[1:]:
+        print(f"{spec_id}: {seconds:.1f} s = {seconds / first:.2f}x the first build ({first:.1f} s)")
+    print(f"work folder: {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
