@@ -8,8 +8,10 @@ use) into the environment the workflow's build job hands to cibuildwheel; `check
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
+from factory.build import torch_arch_list
 from factory.matrix import MatrixConfig
 from factory.recipes import Recipe
 from factory.spec import BuildSpec
@@ -39,18 +41,19 @@ def cibw_identifier(spec: BuildSpec) -> str:
     return f"{spec.python_tag}-manylinux_x86_64"
 
 
-def tuple_env(spec: BuildSpec, recipe: Recipe, profile: str | None) -> dict[str, str]:
-    """What the build job exports (to $GITHUB_ENV) before it runs cibuildwheel for one tuple.
+def build_environment(spec: BuildSpec, recipe: Recipe) -> str:
+    """CIBW_ENVIRONMENT for cibuildwheel's compile: the recipe's switches, archs and the image's toolkit."""
+    cuda_home = f"/usr/local/cuda-{spec.cuda}"
+    env = {**recipe.build_env(spec), "TORCH_CUDA_ARCH_LIST": torch_arch_list(spec), "CUDA_HOME": cuda_home}
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), f"PATH={cuda_home}/bin:$PATH"])
 
-    cibuildwheel's own compile is switched off (`*_SKIP_CUDA_BUILD`, so it yields a plain wheel in
-    seconds); the repair hook then runs `factory build` for the tuple, which provisions, compiles once with
-    the recipe, repairs and verifies, and hands that wheel back. See .github/workflows/rebuild.yml.
-    """
-    prefix = recipe.env_prefix
+
+def tuple_env(spec: BuildSpec, recipe: Recipe, profile: str | None) -> dict[str, str]:
+    """What the build job exports (to $GITHUB_ENV) before it runs cibuildwheel for one tuple."""
     return {
         "CIBW_BUILD": cibw_identifier(spec),
         "CIBW_MANYLINUX_X86_64_IMAGE": builder_image(spec),
-        "CIBW_ENVIRONMENT_LINUX": f"{prefix}_FORCE_BUILD=TRUE {prefix}_SKIP_CUDA_BUILD=TRUE",
+        "CIBW_ENVIRONMENT_LINUX": build_environment(spec, recipe),
         "FACTORY_TUPLE": spec.id,
         "FACTORY_PLAN_ARGS": f"--profile {profile}" if profile else "",
         "FACTORY_TORCH_REQUIREMENT": spec.torch_requirement,

@@ -10,12 +10,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from factory.build import apply_patches
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.plan import plan
 from factory.recipes import load_recipes, recipe_for
+from factory.spec import BuildSpec
 from factory.workflow import check_ci, check_rebuild, render_env, tuple_env
 
 
@@ -30,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_matrix_options(env)
     env.add_argument("--id", required=True, help="a tuple id from `factory plan --json`")
     env.set_defaults(handler=run_tuple_env)
+    patch = actions.add_parser("patch", help="apply one tuple's recipe patches to an unpacked sdist")
+    add_matrix_options(patch)
+    patch.add_argument("--id", required=True, help="a tuple id from `factory plan --json`")
+    patch.add_argument("--source", type=Path, required=True, help="the unpacked sdist (cibuildwheel's {package})")
+    patch.set_defaults(handler=run_patch)
 
 
 def _load_yaml(path: Path) -> dict[Any, Any]:
@@ -63,10 +70,28 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def run_tuple_env(args: argparse.Namespace) -> int:
+def _spec(args: argparse.Namespace) -> BuildSpec:
     specs = {s.id: s for s in plan_from_args(args).include}
     if args.id not in specs:
         raise PlanError(f"{args.id!r} is not a tuple of this plan (profile {args.profile}); see `factory plan`")
-    spec = specs[args.id]
+    return specs[args.id]
+
+
+def run_patch(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    recipe = recipe_for(load_recipes(args.recipes), spec.package)
+    try:
+        applied_all = apply_patches(args.source, recipe.patches_for(spec), spec)
+    except FileNotFoundError as missing:
+        raise ConfigError(
+            f"--source {args.source}: {missing.filename} not found; pass the unpacked sdist's top folder"
+        ) from None
+    for applied in applied_all:
+        print(f"{spec.id}: patched {applied['file']} ({applied['name']}: {applied['why']})")
+    return 0
+
+
+def run_tuple_env(args: argparse.Namespace) -> int:
+    spec = _spec(args)
     print(render_env(tuple_env(spec, recipe_for(load_recipes(args.recipes), spec.package), args.profile)), end="")
     return 0

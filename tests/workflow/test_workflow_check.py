@@ -138,7 +138,9 @@ def test_tuple_settings_step(tmp_path: Path) -> None:
     assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == "pytorch/manylinux2_28-builder:cuda13.0"
     assert env["FACTORY_TUPLE"] == tuple_id and env["FACTORY_PLAN_ARGS"] == "--profile quick"
     assert env["FACTORY_IMPORTS"] == "selective_scan_cuda"
-    assert "MAMBA_SKIP_CUDA_BUILD=TRUE" in env["CIBW_ENVIRONMENT_LINUX"]
+    build_env = env["CIBW_ENVIRONMENT_LINUX"].split()
+    assert "MAMBA_FORCE_BUILD=TRUE" in build_env and "MAMBA_FORCE_CXX11_ABI=TRUE" in build_env
+    assert "TORCH_CUDA_ARCH_LIST=9.0" in build_env and "CUDA_HOME=/usr/local/cuda-13.0" in build_env
 
 
 def test_tuple_env_per_floor_and_torch_build() -> None:
@@ -161,5 +163,31 @@ def test_repair_command_survives_cibuildwheel_placeholders() -> None:
     command = prepare_command(build["env"]["CIBW_REPAIR_WHEEL_COMMAND_LINUX"], wheel="/w/x.whl", dest_dir="/out")
     assert command.endswith("/wheel/*.whl /out")
     assert "factory build" in command and '--only "$FACTORY_TUPLE"' in command and "$FACTORY_PLAN_ARGS" in command
+    before = prepare_command(build["env"]["CIBW_BEFORE_BUILD_LINUX"], package="/project/work/src/x")
+    assert "factory workflow patch" in before and before.endswith("--source /project/work/src/x")
     passed = build["env"]["CIBW_ENVIRONMENT_PASS_LINUX"].split()
     assert {"FACTORY_TUPLE", "FACTORY_PLAN_ARGS", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS"} <= set(passed)
+
+
+@pytest.mark.parametrize(
+    ("sdist", "tuple_id", "cxx20"),
+    [
+        ("mamba_ssm-2.3.2.post1", "mamba-ssm-2.3.2.post1-cu13.0-torch2.14-cp311-abi1", True),
+        ("causal_conv1d-1.7.0", "causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1", False),
+    ],
+)
+def test_patch_applies_the_recipe_to_the_upstream_setup_py(
+    sdist: str, tuple_id: str, cxx20: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / sdist
+    source.mkdir()
+    upstream = ROOT / "tests" / "fixtures" / "pypi" / "sdists" / sdist / "setup.py"
+    shutil.copy(upstream, source / "setup.py")
+    args = ["workflow", "patch", "--matrix", str(ROOT / "matrix.toml"), "--profile", "quick"]
+    assert main([*args, "--id", tuple_id, "--source", str(source)]) == 0
+    patched = (source / "setup.py").read_text()
+    assert "cc_flag = ['-gencode', 'arch=compute_90,code=sm_90']" in patched
+    assert "arch=compute_80,code=sm_80" not in patched  # upstream's own list is gone
+    assert ("-std=c++20" in patched) == cxx20 and ("-std=c++17" not in patched) == cxx20
+    assert "patched setup.py" in capsys.readouterr().out
+    compile(patched, "setup.py", "exec")  # still Python
