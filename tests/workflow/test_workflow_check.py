@@ -136,7 +136,7 @@ def test_tuple_settings_step(tmp_path: Path) -> None:
     env = run_step(step(rebuild(), "build", "Tuple settings")["run"], {"PROFILE": "quick", "TUPLE": tuple_id}, tmp_path)
     assert env["CIBW_BUILD"] == "cp311-manylinux_x86_64"
     assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == "pytorch/manylinux2_28-builder:cuda13.0"
-    assert env["FACTORY_TUPLE"] == tuple_id and env["FACTORY_PLAN_ARGS"] == "--profile quick"
+    assert env["FACTORY_TUPLE"] == tuple_id and env["FACTORY_PROFILE"] == "quick"
     assert env["FACTORY_IMPORTS"] == "selective_scan_cuda"
     build_env = env["CIBW_ENVIRONMENT_LINUX"].split()
     assert "MAMBA_FORCE_BUILD=TRUE" in build_env and "MAMBA_FORCE_CXX11_ABI=TRUE" in build_env
@@ -151,7 +151,7 @@ def test_tuple_env_per_floor_and_torch_build() -> None:
     assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == "pytorch/manylinux-builder:cuda11.8"
     assert env["FACTORY_TORCH_REQUIREMENT"] == "torch==2.3.1+cu118"
     assert env["FACTORY_TORCH_INDEX"] == "https://download.pytorch.org/whl/cu118"
-    assert env["FACTORY_PLAN_ARGS"] == ""
+    assert env["FACTORY_PROFILE"] == ""
     with pytest.raises(ValueError, match="newline"):
         render_env({"A": "x\ny"})
 
@@ -162,11 +162,15 @@ def test_repair_command_survives_cibuildwheel_placeholders() -> None:
     build = step(rebuild(), "build", "cibuildwheel")
     command = prepare_command(build["env"]["CIBW_REPAIR_WHEEL_COMMAND_LINUX"], wheel="/w/x.whl", dest_dir="/out")
     assert command.endswith("/wheel/*.whl /out")
-    assert "factory build" in command and '--only "$FACTORY_TUPLE"' in command and "$FACTORY_PLAN_ARGS" in command
+    assert (
+        "factory build" in command
+        and '--only "$FACTORY_TUPLE"' in command
+        and '${FACTORY_PROFILE:+--profile "$FACTORY_PROFILE"}' in command
+    )
     before = prepare_command(build["env"]["CIBW_BEFORE_BUILD_LINUX"], package="/project/work/src/x")
     assert "factory workflow patch" in before and before.endswith("--source /project/work/src/x")
     passed = build["env"]["CIBW_ENVIRONMENT_PASS_LINUX"].split()
-    assert {"FACTORY_TUPLE", "FACTORY_PLAN_ARGS", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS"} <= set(passed)
+    assert {"FACTORY_TUPLE", "FACTORY_PROFILE", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS"} <= set(passed)
 
 
 @pytest.mark.parametrize(
