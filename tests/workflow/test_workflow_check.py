@@ -195,3 +195,22 @@ def test_patch_applies_the_recipe_to_the_upstream_setup_py(
     assert ("-std=c++20" in patched) == cxx20 and ("-std=c++17" not in patched) == cxx20
     assert "patched setup.py" in capsys.readouterr().out
     compile(patched, "setup.py", "exec")  # still Python
+
+
+def test_cibuildwheel_can_build_every_planned_python(tmp_path: Path) -> None:
+    m, k, r = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
+    wanted = {tuple_env(s, recipe_for(r, s.package), None)["CIBW_BUILD"] for s in plan(m, k, r).include}
+    build = step(rebuild(), "build", "cibuildwheel")["env"]
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
+    env = {
+        **os.environ,
+        "CIBW_BUILD": " ".join(sorted(wanted)),
+        "CIBW_ARCHS_LINUX": build["CIBW_ARCHS_LINUX"],
+        "CIBW_ENABLE": build.get("CIBW_ENABLE", ""),
+    }
+    done = subprocess.run(
+        [str(BIN / "cibuildwheel"), "--print-build-identifiers", "--platform", "linux"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == wanted
