@@ -178,9 +178,7 @@ def compare(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> list[Differen
         row, fact = knowledge.minors.get(minor), facts.get(minor)
         if row is None and fact is not None:
             note = "new torch minor on PyPI: add it to pytorch.toml with the CUDA variants of PyTorch's index"
-            out.append(
-                Difference(minor=minor, field="minor", table=None, pypi=str(fact.release.version), note=note)
-            )
+            out.append(Difference(minor=minor, field="minor", table=None, pypi=str(fact.release.version), note=note))
             continue
         if row is None:
             continue
@@ -309,9 +307,7 @@ def tuple_changes(
     return TupleChanges(
         added=[s for i, s in new.items() if i not in old],
         removed=[s for i, s in old.items() if i not in new],
-        rebuilt=[
-            s for i, s in new.items() if i in old and (s.torch, s.platform) != (old[i].torch, old[i].platform)
-        ],
+        rebuilt=[s for i, s in new.items() if i in old and (s.torch, s.platform) != (old[i].torch, old[i].platform)],
     )
 
 

@@ -119,9 +119,7 @@ class PyPI:
         """Body and total size for `Range: bytes=<spec>`; refuses a server that ignores Range."""
         self.requests += 1
         try:
-            with self.http.stream(
-                "GET", url, headers={"Range": f"bytes={spec}"}, follow_redirects=True
-            ) as response:
+            with self.http.stream("GET", url, headers={"Range": f"bytes={spec}"}, follow_redirects=True) as response:
                 if response.status_code != 206:
                     raise PyPIError(
                         f"{url}: asked for bytes {spec}, got HTTP {response.status_code} instead of 206; "
@@ -235,9 +233,7 @@ def member_data(entry: ZipEntry, local: bytes) -> bytes | int:
         try:
             data = zlib.decompressobj(-15).decompress(raw)
         except zlib.error as err:
-            raise PyPIError(
-                f"{entry.name}: damaged deflate data ({err}); the wheel's zip is damaged"
-            ) from None
+            raise PyPIError(f"{entry.name}: damaged deflate data ({err}); the wheel's zip is damaged") from None
     else:
         raise PyPIError(f"{entry.name}: zip compression method {entry.method} is not supported")
     if zlib.crc32(data) != entry.crc or len(data) != entry.size:
@@ -248,9 +244,7 @@ def member_data(entry: ZipEntry, local: bytes) -> bytes | int:
 RangeRead = Callable[[str, str], tuple[bytes, int]]  # (url, "start-end" or "-n") -> (body, total size)
 
 
-def read_zip_member(
-    read: RangeRead, url: str, wanted: Callable[[str], bool], tail_size: int = _TAIL
-) -> bytes:
+def read_zip_member(read: RangeRead, url: str, wanted: Callable[[str], bool], tail_size: int = _TAIL) -> bytes:
     """The first member whose name satisfies `wanted`, read with `read(url, "start-end")` ranges."""
     tail, total = read(url, f"-{tail_size}")
     tail_start = total - len(tail)

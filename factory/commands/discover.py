@@ -40,14 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--matrix", type=Path, default=Path("matrix.toml"), help="matrix file (default: ./matrix.toml)"
-    )
+    p.add_argument("--matrix", type=Path, default=Path("matrix.toml"), help="matrix file (default: ./matrix.toml)")
     p.add_argument("--knowledge", type=Path, default=None, help="knowledge table (default: the packaged one)")
     p.add_argument("--recipes", type=Path, default=None, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--pypi-url", default=PYPI, help=f"PyPI, or a mirror serving its JSON API (default: {PYPI})"
-    )
+    p.add_argument("--pypi-url", default=PYPI, help=f"PyPI, or a mirror serving its JSON API (default: {PYPI})")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request (default: 60)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(handler=run)
@@ -126,9 +122,7 @@ def render(found: Discovery, pypi: PyPI, console: Console) -> None:
         ("rebuilt", changes.rebuilt),
     ):
         if specs:
-            shown = ", ".join(s.id for s in specs[:6]) + (
-                f", … (+{len(specs) - 6})" if len(specs) > 6 else ""
-            )
+            shown = ", ".join(s.id for s in specs[:6]) + (f", … (+{len(specs) - 6})" if len(specs) > 6 else "")
             console.print(f"  {label}: {shown}")
     verdict = {0: "[green]up to date[/green]", 3: "[red]knowledge table out of date[/red]"}
     console.print(verdict.get(found.exit_code, "[yellow]matrix.toml lags PyPI's sdists[/yellow]"))

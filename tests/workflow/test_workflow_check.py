@@ -185,7 +185,7 @@ def test_patch_applies_the_recipe_to_the_upstream_setup_py(
 ) -> None:
     source = tmp_path / sdist
     source.mkdir()
-    upstream = ROOT / "tests" / "fixtures" / "pypi" / "sdists" / sdist / "setup.py"
+    upstream = ROOT / "tests" / "fixtures" / "pypi" / "sdists" / sdist / "setup.py.txt"
     shutil.copy(upstream, source / "setup.py")
     args = ["workflow", "patch", "--matrix", str(ROOT / "matrix.toml"), "--profile", "quick"]
     assert main([*args, "--id", tuple_id, "--source", str(source)]) == 0
