@@ -108,7 +108,10 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> dict[str, str]
     """Run a workflow `run:` script with bash as Actions does; return what it wrote to $GITHUB_OUTPUT/ENV."""
     files = {k: tmp_path / k.lower() for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
     full = {**os.environ, **env, **{k: str(v) for k, v in files.items()}, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=full, check=True, timeout=120)
+    work = tmp_path / "checkout"  # the step's working directory: a checkout's matrix.toml, nothing else
+    work.mkdir()
+    shutil.copy(ROOT / "matrix.toml", work / "matrix.toml")
+    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=work, env=full, check=True, timeout=120)
     out: dict[str, str] = {}
     for key in ("GITHUB_OUTPUT", "GITHUB_ENV"):
         if files[key].exists():
