@@ -109,7 +109,7 @@ class PyPI:
         try:
             return self.http.get(url, follow_redirects=True)
         except httpx.HTTPError as err:
-            raise PyPIError(f"{url}: {err}; check the network or pass --index-url for a mirror") from None
+            raise PyPIError(f"{url}: {err}; check the network, or pass --pypi-url for a mirror of PyPI") from None
 
     def _check(self, response: httpx.Response, url: str) -> None:
         if response.status_code != 200:
