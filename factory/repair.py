@@ -204,11 +204,7 @@ def repair_wheel(
         cause = "repair-refused-floor" if refusal else "repair-failed"
         raise StageFailed("repair", cause, refusal or _last(done.output))
     repaired = next(work.glob("*.whl"))
-    shown = runner([ctx.auditwheel, "show", "--json", repaired], env=tool_env, cwd=None, log=log)
-    if not shown.ok:
-        raise StageFailed("repair", "repair-failed", f"auditwheel show failed: {_last(shown.output)}")
-    show = json.loads(shown.output[shown.output.index("{") :])
-    check_show(show, spec)
+    show = audit_show(repaired, spec, ctx, tool_env, runner, log)
     tags = tuple(t.platform for t in parse_wheel_filename(repaired.name)[3])
     if spec.platform not in tags:
         raise StageFailed("repair", "repair-refused-floor", f"auditwheel tagged {tags}, not {spec.platform}")
@@ -223,7 +219,26 @@ def repair_wheel(
         shutil.rmtree(final_dir)
     final_dir.mkdir()
     path, changes = relabel(repaired, spec, recipe, stamped, torch_requires(env), final_dir)
+    final = audit_show(path, spec, ctx, tool_env, runner, log)  # the wheel we publish, not only auditwheel's
+    if final["sym_tag"] != show["sym_tag"]:
+        raise StageFailed(
+            "repair",
+            "repair-failed",
+            f"rewriting changed auditwheel's verdict: {show['sym_tag']} -> {final['sym_tag']}",
+        )
     return RepairedWheel(path=path, platform_tags=tags, sym_tag=show["sym_tag"], dependency_changes=changes)
+
+
+def audit_show(
+    wheel: Path, spec: BuildSpec, ctx: BuildContext, env: dict[str, str], runner: Runner, log: Path
+) -> dict[str, Any]:
+    """`auditwheel show --json` of `wheel`, checked against the tuple's floor (see check_show)."""
+    shown = runner([ctx.auditwheel, "show", "--json", wheel], env=env, cwd=None, log=log)
+    if not shown.ok or "{" not in shown.output:
+        raise StageFailed("repair", "repair-failed", f"auditwheel show {wheel.name} failed: {_last(shown.output)}")
+    show: dict[str, Any] = json.loads(shown.output[shown.output.index("{") :])
+    check_show(show, spec)
+    return show
 
 
 def _last(text: str) -> str:
