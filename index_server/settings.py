@@ -9,7 +9,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 DEFAULT_UPSTREAM = "https://pypi.org/simple/"
-DEFAULT_NEVER_UPSTREAM = ("torch", "nvidia-*")
+# torch (and the packages that pin one exact torch) are never taken from upstream, so a resolver can only
+# keep the user's torch and backtrack to the build whose pin it satisfies. torch pins its own CUDA
+# libraries exactly, so they cannot move either. A blanket nvidia-* block is too wide: mamba-ssm's
+# dependency quack-kernels needs nvidia-cutlass-dsl; pass --never-upstream 'nvidia-*' to add it anyway.
+DEFAULT_NEVER_UPSTREAM = ("torch", "torchvision", "torchaudio")
 
 
 def _default_root_channel() -> dict[str, int]:
@@ -43,7 +47,7 @@ class IndexSettings:
     limits: Limits = field(default_factory=Limits)
 
     def blocks_upstream(self, name: str) -> bool:
-        """True when `name` must never be served from upstream (torch, nvidia-*, ...)."""
+        """True when `name` must never be served from upstream (torch and its companions by default)."""
         normalized = canonicalize_name(name)
         return any(fnmatch.fnmatchcase(normalized, canonicalize_name(p)) for p in self.never_upstream)
 
