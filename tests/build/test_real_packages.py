@@ -56,7 +56,9 @@ def test_quick_wheel(quick_build: Path, package: str, tmp_path: Path) -> None:
     subprocess.run([uv, "venv", "-q", "--python", "3.11", venv], check=True)
     indexes = [arg for url in _pip_extra_indexes() for arg in ("--extra-index-url", url)]
     env = {**os.environ, "UV_LINK_MODE": "hardlink"}
-    subprocess.run([uv, "pip", "install", "-q", "--python", venv / "bin" / "python", *indexes, "--index-strategy",
-                    "unsafe-best-match", "--no-deps", "torch==2.14.1", wheel], check=True, env=env)  # fmt: skip
+    python = venv / "bin" / "python"
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, *indexes, "--index-strategy", "unsafe-best-match",
+                    "torch==2.14.1"], check=True, env=env)  # fmt: skip
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", wheel], check=True, env=env)
     done = subprocess.run([venv / "bin" / "python", "-c", f"import torch, {module}"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
