@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 from pathlib import Path
 
 from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
-from factory.commands.common import add_build_options, add_matrix_options, context_from_args, plan_from_args
-from factory.errors import PlanError
+from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
 from factory.pipeline import build_tuple
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build, repair and verify wheels for the planned tuples")
-    add_matrix_options(p)
+    add_selection_options(p)
     add_build_options(p)
-    p.add_argument("--only", default="*", help="build only tuples whose id matches this glob")
     p.add_argument("--out", type=Path, required=True, help="where wheels, records and logs go")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    specs = [s for s in plan_from_args(args).include if fnmatch.fnmatch(s.id, args.only)]
-    if not specs:
-        raise PlanError(f"--only {args.only!r} matches no planned tuple; see `factory plan`")
+    specs = selected_specs(args)
     ctx = context_from_args(args)
     out = args.out.resolve()
     results = []

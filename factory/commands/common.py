@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -12,11 +13,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from factory.context import BuildContext
-from factory.errors import ConfigError
+from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.plan import Plan, plan
 from factory.recipes import load_recipes
+from factory.spec import BuildSpec
 
 
 def add_matrix_options(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,19 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         load_recipes(args.recipes),
         args.profile,
     )
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    add_matrix_options(parser)
+    parser.add_argument("--only", default="*", help="only tuples whose id matches this glob")
+
+
+def selected_specs(args: argparse.Namespace) -> list[BuildSpec]:
+    """The planned tuples that --only selects; none is an error, not an empty success."""
+    specs = [s for s in plan_from_args(args).include if fnmatch.fnmatch(s.id, args.only)]
+    if not specs:
+        raise PlanError(f"--only {args.only!r} matches no planned tuple; see `factory plan`")
+    return specs
 
 
 def add_build_options(parser: argparse.ArgumentParser) -> None:

@@ -21,9 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help='print {"include": [...], "dropped": [...]} (a GitHub Actions matrix)',
     )
-    p.add_argument(
-        "--dropped", action="store_true", help="also list every dropped combination with its reason"
-    )
+    p.add_argument("--dropped", action="store_true", help="also list every dropped combination with its reason")
     p.set_defaults(handler=run)
 
 
@@ -56,6 +54,4 @@ def render(result: Plan, console: Console, *, show_dropped: bool) -> None:
             dropped.add_row(str(d.package), str(d.version), d.torch, d.cuda or "", d.python or "", d.reason)
         console.print(dropped)
     elif result.dropped:
-        console.print(
-            f"[dim]{len(result.dropped)} dropped combinations: add --dropped to see each reason[/dim]"
-        )
+        console.print(f"[dim]{len(result.dropped)} dropped combinations: add --dropped to see each reason[/dim]")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
-from factory.commands.common import add_build_options, add_matrix_options, context_from_args, plan_from_args
+from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
 from factory.context import BuildContext
-from factory.errors import PlanError
 from factory.pipeline import TupleResult, build_tuple, compute_input_key
 from factory.progress import RichProgress, summary_table
 from factory.publish import IndexPublisher
@@ -41,20 +39,17 @@ def machine_jobs() -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="the main job: build every planned tuple not yet published, publish, report")
-    add_matrix_options(p)
+    add_selection_options(p)
     add_build_options(p)
     p.add_argument("--data", type=Path, default=Path("data"), help="the index to publish into (default: ./data)")
     p.add_argument("--work", type=Path, default=None, help="build records and logs (default: DATA/../work)")
     p.add_argument("--jobs", type=int, default=None, help="tuples built at once (default: sized from cores and memory)")
-    p.add_argument("--only", default="*", help="only tuples whose id matches this glob")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    specs = [s for s in plan_from_args(args).include if fnmatch.fnmatch(s.id, args.only)]
-    if not specs:
-        raise PlanError(f"--only {args.only!r} matches no planned tuple; see `factory plan`")
+    specs = selected_specs(args)
     jobs = args.jobs if args.jobs is not None else machine_jobs()
     ctx = context_from_args(args, tuple_jobs=jobs)
     data = args.data.resolve()

@@ -35,9 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--never-upstream",
         action="append",
         metavar="PATTERN",
-        help="name pattern never served from upstream (repeatable; default: "
-        + " ".join(DEFAULT_NEVER_UPSTREAM)
-        + ")",
+        help="name pattern never served from upstream (repeatable; default: " + " ".join(DEFAULT_NEVER_UPSTREAM) + ")",
     )
     serve.add_argument("--public-url", help="the index's public base URL (default: from each request)")
     serve.add_argument("--access-log", type=Path, help="append 'METHOD PATH STATUS' per request to this file")
@@ -46,9 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export-static", help="write the index as a static tree (HTML, JSON, files)")
     _add_data(export)
     export.add_argument("--out", type=Path, required=True, help="an empty or new directory")
-    export.add_argument(
-        "--base-url", default="", help="where the export will be served (used in the web pages' links)"
-    )
+    export.add_argument("--base-url", default="", help="where the export will be served (used in the web pages' links)")
     export.set_defaults(handler=run_export)
 
     for name, verb in (("yank", "yank"), ("unyank", "unyank")):
