@@ -37,6 +37,9 @@ class BuiltWheel:
     flags: dict[str, str]
 
 
+HOST_DEBUG_FLAG = "-g1"  # line tables only: backtraces keep file:line
+
+
 def gencode_flags(spec: BuildSpec) -> list[str]:
     flags = []
     for arch in spec.archs:
@@ -102,6 +105,10 @@ def build_env(
             "TORCH_CUDA_ARCH_LIST": torch_arch_list(spec),
             "MAX_JOBS": str(ctx.jobs),
             "LDFLAGS": f"{env.get('LDFLAGS', '')} {shim}".strip(),
+            # distutils appends CPPFLAGS after the interpreter's CFLAGS (pyenv's carry -g; setting CFLAGS
+            # would replace them, -DNDEBUG and -O3 included): debug info down to line tables, so the one
+            # per-Python compile (the binding .cpp: torch/extension.h + Python.h) costs ~30% less
+            "CPPFLAGS": f"{env.get('CPPFLAGS', '')} {HOST_DEBUG_FLAG}".strip(),
             "FACTORY_TORCH_INCLUDE": str(torch_include),
             "PYTHONPATH": str(resources.files("factory").joinpath("data/buildhooks")),
         }
@@ -213,7 +220,17 @@ def build_wheel(
             source = unpack(sdist.path, src_root / "tree")
             applied = apply_patches(source, patches, spec)
             marker.write_text(json.dumps({"source": str(source), "patches": applied}))
-        argv = [toolchain.python, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, source]
+        argv = [
+            toolchain.python,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--skip-dependency-check",
+            "--outdir",
+            dist,
+            source,
+        ]
         done = runner(argv, env=env, cwd=source, log=log)
     if not done.ok:
         cause, line = classify_failure(done.output)
@@ -221,7 +238,7 @@ def build_wheel(
     wheels = list(dist.glob("*.whl"))
     if len(wheels) != 1:
         raise StageFailed("build", "no-wheel", f"the build exited 0 but left {len(wheels)} wheels in {dist}")
-    flags: dict[str, str] = {k: env[k] for k in ("TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "LDFLAGS") if k in env}
+    flags: dict[str, str] = {k: env[k] for k in ("TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CPPFLAGS", "LDFLAGS") if k in env}
     flags["gencode"] = " ".join(gencode_flags(spec))
     flags.update({k: v for k, v in recipe.build_env(spec).items()})
     return BuiltWheel(path=wheels[0], source=source, patches=applied, flags=flags)

@@ -36,9 +36,7 @@ def causal_conv1d_cases() -> list[dict[str, object]]:
         b = torch.randn(dim, device="cuda")
         out = causal_conv1d_fn(x, w, b, activation=act)
         ref = causal_conv1d_ref(x, w, b, activation=act)
-        cases.append(
-            {"op": "causal_conv1d_fn", "shape": [batch, dim, seqlen, width], "rel_err": rel_err(out, ref)}
-        )
+        cases.append({"op": "causal_conv1d_fn", "shape": [batch, dim, seqlen, width], "rel_err": rel_err(out, ref)})
     return cases
 
 
@@ -57,9 +55,7 @@ def mamba_ssm_cases() -> list[dict[str, object]]:
         args = (u, delta, a, b, c, d, z)
         out = selective_scan_fn(*args, delta_softplus=True)
         ref = selective_scan_ref(*args, delta_softplus=True)
-        cases.append(
-            {"op": "selective_scan_fn", "shape": [batch, dim, dstate, seqlen], "rel_err": rel_err(out, ref)}
-        )
+        cases.append({"op": "selective_scan_fn", "shape": [batch, dim, dstate, seqlen], "rel_err": rel_err(out, ref)})
     return cases
 
 

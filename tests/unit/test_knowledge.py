@@ -51,9 +51,7 @@ def test_version_must_belong_to_minor() -> None:
 
 def test_missing_field_is_named() -> None:
     with pytest.raises(ConfigError, match="missing field 'pypi_cuda'"):
-        parse_knowledge(
-            {"torch": {"2.9": {"version": "2.9.1", "cuda": ["12.8"], "python": ["3.10", "3.14"]}}}
-        )
+        parse_knowledge({"torch": {"2.9": {"version": "2.9.1", "cuda": ["12.8"], "python": ["3.10", "3.14"]}}})
 
 
 def test_unknown_minor_says_what_to_do() -> None:

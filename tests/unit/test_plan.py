@@ -58,9 +58,7 @@ def test_nothing_pytorch_never_shipped(full: Plan) -> None:
 def test_one_wheel_per_major_with_its_newest_toolkit(full: Plan) -> None:
     per = Counter((s.package, s.torch_minor, s.cuda_major, s.cxx11_abi, s.python) for s in full.include)
     assert max(per.values()) == 1
-    cudas = {
-        (s.torch_minor, s.cuda_major): s.cuda for s in full.include if s.cxx11_abi or s.torch_minor != "2.6"
-    }
+    cudas = {(s.torch_minor, s.cuda_major): s.cuda for s in full.include if s.cxx11_abi or s.torch_minor != "2.6"}
     assert cudas[("2.9", 12)] == Version("12.8")
     assert cudas[("2.8", 12)] == Version("12.9")
     assert cudas[("2.14", 13)] == Version("13.2")

@@ -177,9 +177,7 @@ def test_tuples_run_concurrently(tmp_path: Path) -> None:
     # both builds must be inside build() at once, or the barrier breaks and they fail
     barrier = threading.Barrier(2, timeout=10)
     builder = FakeBuilder(tmp_path, barrier=barrier)
-    report = run_matrix(
-        [spec("a"), spec("b")], builder=builder, publisher=FakePublisher(), progress=Recorder(), jobs=2
-    )
+    report = run_matrix([spec("a"), spec("b")], builder=builder, publisher=FakePublisher(), progress=Recorder(), jobs=2)
     assert [t.outcome for t in report.tuples] == ["published", "published"]
 
 
@@ -197,9 +195,7 @@ def test_one_env_is_never_provisioned_twice_at_once(tmp_path: Path) -> None:
 
 def test_jobs_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(FactoryError, match="at least 1"):
-        run_matrix(
-            [spec("a")], builder=FakeBuilder(tmp_path), publisher=FakePublisher(), progress=Recorder(), jobs=0
-        )
+        run_matrix([spec("a")], builder=FakeBuilder(tmp_path), publisher=FakePublisher(), progress=Recorder(), jobs=0)
 
 
 def test_default_jobs_from_machine() -> None:
