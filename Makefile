@@ -41,11 +41,12 @@ serve: setup
 	$(BIN)/factory serve --data $(DATA) --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check factory index_server tests
-	$(BIN)/ruff format --check factory index_server tests
+	$(BIN)/ruff check factory index_server tests benchmarks
+	$(BIN)/ruff format --check factory index_server tests benchmarks
 	$(BIN)/mypy
 
-test: setup
+# Lint, then every test but the real full-package builds.
+test: setup lint
 	$(BIN)/pytest -m "not slow"
 
 # Real full-package builds (minutes each).
