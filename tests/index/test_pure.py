@@ -72,8 +72,11 @@ def test_channel_parse() -> None:
 
 def test_never_upstream_patterns(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s = IndexSettings(data_dir=tmp_path, root_cuda_major={})
-    assert s.blocks_upstream("torch") and s.blocks_upstream("NVIDIA_cudnn.cu12")
-    assert not s.blocks_upstream("einops") and not s.blocks_upstream("torchvision")
+    assert s.blocks_upstream("torch") and s.blocks_upstream("TorchVision")
+    # mamba-ssm's dependency chain needs nvidia-cutlass-dsl from upstream; torch pins its own CUDA libraries
+    assert not s.blocks_upstream("einops") and not s.blocks_upstream("nvidia-cutlass-dsl")
+    strict = IndexSettings(data_dir=tmp_path, root_cuda_major={}, never_upstream=("torch", "nvidia-*"))
+    assert strict.blocks_upstream("NVIDIA_cudnn.cu12") and not strict.blocks_upstream("torchvision")
 
 
 def _link(**kwargs: object) -> Link:
