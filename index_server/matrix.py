@@ -90,6 +90,8 @@ def build_matrix(
             if found is None:
                 continue
             cell = entries.setdefault(found, Cell(status="missing"))
+            if row.get("outcome") == "unchanged" and cell.has_log:
+                continue  # a run that built nothing keeps the link to the log of the build it skipped
             cell.status = str(row.get("outcome", "missing"))
             cell.tuple_id, cell.run_id = row.get("id"), str(report.get("run_id"))
             cell.has_log = bool(row.get("log"))

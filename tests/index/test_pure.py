@@ -186,3 +186,14 @@ def test_matrix_combines_files_and_reports() -> None:
     assert "in /simple/ and /cu12/simple/" in html and "in /cu13/simple/" not in html
     assert 'href="http://h/logs/r1/mamba-ssm-2.3.2-cu12.8-torch2.9-cp312-abi1.log"' in html
     assert "pip install mamba-ssm --index-url http://h/cu13/simple" in html and "2.0 KB" in html
+
+
+def test_unchanged_run_keeps_the_log_of_the_build() -> None:
+    spec = {"package": "mamba-ssm", "version": "2.3.2", "cuda": "13.0", "torch": "2.14", "python": "3.11",
+            "cxx11_abi": True}  # fmt: skip
+    tid = "mamba-ssm-2.3.2-cu13.0-torch2.14-cp311-abi1"
+    built = {"run_id": "r1", "tuples": [{"id": tid, "outcome": "published", "log": True, "spec": spec}]}
+    again = {"run_id": "r2", "tuples": [{"id": tid, "outcome": "unchanged", "log": False, "spec": spec}]}
+    m = build_matrix("mamba-ssm", [_record("2.3.2+cu.13.0.torch.2.14.abi.1", python_tag="cp311")], [built, again])
+    (cells,) = m.rows.values()
+    assert cells["3.11"].status == "published" and cells["3.11"].has_log and cells["3.11"].run_id == "r1"
