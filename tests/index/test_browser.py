@@ -43,7 +43,9 @@ def test_matrix_page_renders_in_chromium(index: IndexServer, work: Path) -> None
     assert png.is_file(), done.stderr[-2000:]
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a blank page compresses far smaller
-    shutil.copy(png, Path(__file__).parent.parent.parent / ".pytest_cache" / "index-matrix.png")
+    keep = Path(__file__).parent.parent.parent / ".pytest_cache"  # kept for a person to look at
+    keep.mkdir(exist_ok=True)
+    shutil.copy(png, keep / "index-matrix.png")
     dom = _chromium(work, "--dump-dom", url).stdout
     assert '<table class="matrix">' in dom
     for text in (
