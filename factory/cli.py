@@ -14,6 +14,7 @@ from factory.errors import FactoryError
 COMMANDS = (
     "factory.commands.plan",
     "factory.commands.build",
+    "factory.commands.repair",
     "factory.commands.discover",
     "factory.commands.workflow",
     "factory.commands.run",

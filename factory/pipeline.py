@@ -25,7 +25,7 @@ from factory.process import Runner, SubprocessRunner
 from factory.provision import Toolchain, provision
 from factory.recipes import recipe_for
 from factory.records import StageFailed, StageRecord, now_iso, sha256_file, write_record
-from factory.repair import repair_wheel
+from factory.repair import repair_wheel, torch_requires
 from factory.spec import BuildSpec
 from factory.verify import verify_wheel
 
@@ -195,7 +195,9 @@ def build_tuple(
             "repair",
             {"wheel": str(built.path)},
             lambda: _pair(
-                repair_wheel(spec, ctx, recipe, built.path, toolchain.env, provenance, tuple_dir, runner, log),
+                repair_wheel(
+                    spec, ctx, recipe, built.path, torch_requires(toolchain.env), provenance, tuple_dir, runner, log
+                ),
                 lambda r: {
                     "wheel": str(r.path),
                     "sha256": sha256_file(r.path),

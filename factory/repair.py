@@ -169,6 +169,7 @@ def relabel(
 
 
 def torch_requires(env: Path) -> list[str]:
+    """The Requires-Dist of the torch installed in a venv (its exact triton and CUDA library pins)."""
     metas = list(env.glob("lib/python*/site-packages/torch-*.dist-info/METADATA"))
     if not metas:
         return []
@@ -182,7 +183,7 @@ def repair_wheel(
     ctx: BuildContext,
     recipe: Recipe,
     raw: Path,
-    env: Path,
+    pins: list[str],
     provenance: dict[str, Any],
     tuple_dir: Path,
     runner: Runner,
@@ -218,7 +219,7 @@ def repair_wheel(
     if final_dir.exists():
         shutil.rmtree(final_dir)
     final_dir.mkdir()
-    path, changes = relabel(repaired, spec, recipe, stamped, torch_requires(env), final_dir)
+    path, changes = relabel(repaired, spec, recipe, stamped, pins, final_dir)
     final = audit_show(path, spec, ctx, tool_env, runner, log)  # the wheel we publish, not only auditwheel's
     if final["sym_tag"] != show["sym_tag"]:
         raise StageFailed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,16 @@ def fixture_sdists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("factory-cache")
+    """A fresh factory cache per session, except uv's package cache, which is shared (uv locks it).
+
+    Envs are hard links into the package cache: with a private one, every session would unpack its own
+    ~5 GB copy of torch, and pytest keeps the last three sessions' folders.
+    """
+    cache = tmp_path_factory.mktemp("factory-cache")
+    shared = Path(os.environ.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory") / "uv"
+    shared.mkdir(parents=True, exist_ok=True)
+    (cache / "uv").symlink_to(shared, target_is_directory=True)
+    return cache
 
 
 @pytest.fixture(scope="session")

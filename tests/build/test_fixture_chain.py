@@ -90,3 +90,26 @@ def test_wheel_installs_and_imports_beside_torch(fixture_build: FixtureBuild, tm
     done = subprocess.run([venv / "bin" / "python", "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"  # imports on a machine with no GPU; no device to count
+
+
+def test_repair_alone_on_a_wheel_built_elsewhere(fixture_build: FixtureBuild, tmp_path: Path) -> None:
+    """`factory repair` (cibuildwheel's hook) gives the same label, pin and tags as the pipeline."""
+    from build_fixtures import FIXTURE
+
+    from factory.cli import main
+
+    (raw,) = (fixture_build.tuple_dir(GOOD) / "dist").glob("*.whl")
+    env_python = next((fixture_build.cache / "envs").glob("py3.11-torch2.14.1-cu130")) / "bin" / "python"
+    tuple_id = "tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1"
+    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"), "--profile", "ci"]
+    code = main(["repair", *fixture, "--id", tuple_id, "--wheel", str(raw), "--dest", str(tmp_path),
+                 "--torch-python", str(env_python), "--sdist-sha256", "ab" * 32])  # fmt: skip
+    assert code == 0
+    (wheel,) = tmp_path.glob("*.whl")
+    assert wheel.name == _wheel(fixture_build).name
+    with WheelFile(wheel) as wf:
+        meta = wf.read(f"{wf.dist_info_path}/METADATA").decode()
+        provenance = json.loads(wf.read(f"{wf.dist_info_path}/factory_build.json"))
+    assert "Requires-Dist: torch>=2.14,<2.15" in meta.splitlines()
+    assert provenance["sdist"]["sha256"] == "ab" * 32 and provenance["built_by"].startswith("factory repair")
+    assert main(["repair", *fixture, "--id", "no-such-tuple", "--wheel", str(raw), "--dest", str(tmp_path)]) == 2
