@@ -164,10 +164,10 @@ def test_repair_command_survives_cibuildwheel_placeholders() -> None:
 
     build = step(rebuild(), "build", "cibuildwheel")
     command = prepare_command(build["env"]["CIBW_REPAIR_WHEEL_COMMAND_LINUX"], wheel="/w/x.whl", dest_dir="/out")
-    assert command.endswith("/wheel/*.whl /out")
+    assert command.endswith("--wheel /w/x.whl --dest /out")
     assert (
-        "factory build" in command
-        and '--only "$FACTORY_TUPLE"' in command
+        "factory repair" in command
+        and '--id "$FACTORY_TUPLE"' in command
         and '${FACTORY_PROFILE:+--profile "$FACTORY_PROFILE"}' in command
     )
     before = prepare_command(build["env"]["CIBW_BEFORE_BUILD_LINUX"], package="/project/work/src/x")
