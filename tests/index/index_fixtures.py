@@ -163,7 +163,7 @@ def _publish_report(local: LocalIndex, work: Path) -> None:
     local.publish_report(report, {failed["id"]: log})
 
 
-def _torch_venv(work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str) -> Path:
+def torch_venv(work: Path, env: dict[str, str], dists: Dists, torch: str, pip: str | None, name: str) -> Path:
     python = make_venv(work / name, env, pip)
     done = run(
         [
@@ -185,12 +185,12 @@ def _torch_venv(work: Path, env: dict[str, str], dists: Dists, torch: str, pip: 
 
 @pytest.fixture(scope="session")
 def venv_torch29(work: Path, env: dict[str, str], dists: Dists) -> Path:
-    return _torch_venv(work, env, dists, "2.9.0", "latest", "venv-torch29")
+    return torch_venv(work, env, dists, "2.9.0", "latest", "venv-torch29")
 
 
 @pytest.fixture(scope="session")
 def venv_torch214(work: Path, env: dict[str, str], dists: Dists) -> Path:
-    return _torch_venv(work, env, dists, "2.14.1", "latest", "venv-torch214")
+    return torch_venv(work, env, dists, "2.14.1", "latest", "venv-torch214")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from index_fixtures import Dists, IndexServer
-from servers import make_venv, run
+from index_fixtures import Dists, IndexServer, torch_venv
+from servers import run
 
 pytestmark = pytest.mark.integration
 
@@ -138,24 +138,9 @@ def test_sentinel_fails_fast_with_the_matrix_url(
 
 @pytest.mark.parametrize("pip_version", ["22.2", "23.1"])
 def test_old_pips_install(index: IndexServer, env: dict[str, str], dists: Dists, work: Path, pip_version: str) -> None:
-    python = make_venv(work / f"venv-pip{pip_version}", env, pip_version)
+    python = torch_venv(work, env, dists, "2.14.1", pip_version, f"venv-pip{pip_version}")
     done = run([str(python), "-m", "pip", "--version"], env)
     assert done.stdout.startswith(f"pip {pip_version}")
-    done = run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(dists.torch_dir),
-            "torch==2.14.1",
-        ],
-        env,
-    )
-    assert done.returncode == 0, done.stderr
     pip_install(python, env, f"{index.url}/simple", "mamba-ssm")
     versions = installed(python, env)
     assert versions["mamba-ssm"] == BUILD_214 and versions["torch"] == "2.14.1"

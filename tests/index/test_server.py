@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_dists import write_wheel
-from index_fixtures import UPLOAD_TOKEN, Dists, IndexServer
+from index_fixtures import UPLOAD_TOKEN, Dists, IndexServer, torch_venv
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
-from servers import VENV_BIN, Served, make_venv, run, static_server
+from servers import VENV_BIN, Served, run, static_server
 
 pytestmark = pytest.mark.integration
 
@@ -105,22 +105,7 @@ def test_static_export_installs_with_pip(index: IndexServer, env: dict[str, str]
     assert (out / "project" / "mamba-ssm" / "index.html").is_file()
     static = static_server(out, work / "static.log")
     try:
-        python = make_venv(work / "venv-static", env, None)
-        done = run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--find-links",
-                str(dists.torch_dir),
-                "torch==2.14.1",
-            ],
-            env,
-        )
-        assert done.returncode == 0, done.stderr
+        python = torch_venv(work, env, dists, "2.14.1", None, "venv-static")
         done = run(
             [
                 str(python),
