@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from spec_builders import make_spec
 
 from factory.build import apply_patches, classify_failure, gencode_flags, torch_arch_list
 from factory.recipes import load_recipes
@@ -16,21 +17,7 @@ from factory.spec import BuildSpec
 
 
 def spec(**kw: object) -> BuildSpec:
-    base: dict[str, object] = dict(
-        package=canonicalize_name("mamba-ssm"),
-        version=Version("2.3.2.post1"),
-        cuda=Version("13.0"),
-        torch=Version("2.14.1"),
-        torch_cuda=Version("13.0"),
-        python="3.11",
-        cxx11_abi=True,
-        platform="manylinux_2_28_x86_64",
-        archs=("80", "90"),
-        ptx="90",
-        torch_on_pypi=True,
-    )
-    base.update(kw)
-    return BuildSpec(**base)  # type: ignore[arg-type]
+    return make_spec(**{"archs": ("80", "90"), "ptx": "90", **kw})
 
 
 def test_gencode_and_arch_list() -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.utils import canonicalize_name
 from packaging.version import Version
+from spec_builders import make_spec
 
 from factory.errors import FactoryError
 from factory.run import TupleOutcome, default_jobs, run_matrix
@@ -14,16 +14,7 @@ from factory.spec import BuildSpec
 
 
 def spec(package: str, python: str = "3.11") -> BuildSpec:
-    return BuildSpec(
-        package=canonicalize_name(package),
-        version=Version("1.0"),
-        cuda=Version("13.0"),
-        torch=Version("2.14.1"),
-        torch_cuda=Version("13.0"),
-        python=python,
-        cxx11_abi=True,
-        platform="manylinux_2_28_x86_64",
-    )
+    return make_spec(package=package, version=Version("1.0"), python=python, archs=())
 
 
 @dataclass
