@@ -25,6 +25,12 @@ class Completed:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    def summary(self) -> str:
+        """The line that says why it failed: the last one mentioning an error, else the last line."""
+        lines = [line.strip() for line in self.output.splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        return (errors or lines or ["(no output)"])[-1]
+
 
 class Runner(Protocol):
     def __call__(self, argv: Sequence[object], *, env: Mapping[str, str], cwd: Path | None, log: Path) -> Completed: ...

@@ -134,7 +134,7 @@ def install_torch_env(
     env = uv_env(ctx)
     made = runner([ctx.uv, "venv", "--quiet", "--python", interpreter, env_dir], env=env, cwd=None, log=log)
     if not made.ok:
-        raise StageFailed("provision", "env-failed", _last_line(made.output))
+        raise StageFailed("provision", "env-failed", made.summary())
     python = env_dir / "bin" / "python"
     argv = [ctx.uv, "pip", "install", "--python", python, *uv_index_args(ctx), *torch_index_args(spec, ctx)]
     done = runner([*argv, spec.torch_requirement, *extra], env=env, cwd=None, log=log)
@@ -143,8 +143,7 @@ def install_torch_env(
         raise StageFailed(
             "provision",
             "torch-unavailable",
-            f"cannot install {spec.torch_requirement} for CPython {spec.python} from {where}: "
-            f"{_last_line(done.output)}",
+            f"cannot install {spec.torch_requirement} for CPython {spec.python} from {where}: {done.summary()}",
             skipped=True,
         )
     return python
@@ -162,7 +161,7 @@ def provision(spec: BuildSpec, ctx: BuildContext, runner: Runner, log: Path) -> 
             python = install_torch_env(env_dir, interpreter, spec, ctx, runner, log, *BUILD_TOOLS)
             probed = runner([python, "-c", _PROBE], env=dict(ctx.base_env), cwd=None, log=log)
             if not probed.ok:
-                raise StageFailed("provision", "torch-broken", f"torch does not import: {_last_line(probed.output)}")
+                raise StageFailed("provision", "torch-broken", f"torch does not import: {probed.summary()}")
             probe_file.write_text(probed.output.strip().splitlines()[-1])
         probe = json.loads(probe_file.read_text())
     if probe["cuda"] is None or Version(probe["cuda"]).major != spec.cuda.major:
@@ -225,7 +224,7 @@ def _toolkit_from_wheels(cuda: Version, ctx: BuildContext, runner: Runner, log: 
                     "provision",
                     "toolkit-missing",
                     f"cannot assemble CUDA {cuda} from PyPI's NVIDIA wheels ({', '.join(CUDA_WHEELS)}): "
-                    f"{_last_line(done.output)}",
+                    f"{done.summary()}",
                     skipped=True,
                 )
             # torch links extensions with -lcudart; the runtime wheel ships only the versioned file
@@ -241,10 +240,5 @@ def nvcc_version(nvcc: Path, ctx: BuildContext, runner: Runner, log: Path) -> Ve
     done = runner([nvcc, "--version"], env=dict(ctx.base_env), cwd=None, log=log)
     m = re.search(r"release (\d+\.\d+), V(\d+\.\d+\.\d+)", done.output)
     if not done.ok or m is None:
-        raise StageFailed("provision", "toolkit-broken", f"{nvcc} --version failed: {_last_line(done.output)}")
+        raise StageFailed("provision", "toolkit-broken", f"{nvcc} --version failed: {done.summary()}")
     return Version(m[2])
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"

@@ -203,7 +203,7 @@ def repair_wheel(
             (ln.strip() for ln in done.output.splitlines() if "cannot repair" in ln or "too-recent" in ln), ""
         )
         cause = "repair-refused-floor" if refusal else "repair-failed"
-        raise StageFailed("repair", cause, refusal or _last(done.output))
+        raise StageFailed("repair", cause, refusal or done.summary())
     repaired = next(work.glob("*.whl"))
     show = audit_show(repaired, spec, ctx, tool_env, runner, log)
     tags = tuple(t.platform for t in parse_wheel_filename(repaired.name)[3])
@@ -236,12 +236,7 @@ def audit_show(
     """`auditwheel show --json` of `wheel`, checked against the tuple's floor (see check_show)."""
     shown = runner([ctx.auditwheel, "show", "--json", wheel], env=env, cwd=None, log=log)
     if not shown.ok or "{" not in shown.output:
-        raise StageFailed("repair", "repair-failed", f"auditwheel show {wheel.name} failed: {_last(shown.output)}")
+        raise StageFailed("repair", "repair-failed", f"auditwheel show {wheel.name} failed: {shown.summary()}")
     show: dict[str, Any] = json.loads(shown.output[shown.output.index("{") :])
     check_show(show, spec)
     return show
-
-
-def _last(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no output)"

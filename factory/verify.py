@@ -47,10 +47,10 @@ def verify_wheel(
     try:
         put = runner([ctx.uv, "pip", "install", "--python", python, "--no-deps", wheel], env=env, cwd=None, log=log)
         if not put.ok:
-            raise StageFailed("verify", "install-failed", _last(put.output))
+            raise StageFailed("verify", "install-failed", put.summary())
         ext = runner([python, "-c", import_snippet(recipe.import_modules)], env=dict(ctx.base_env), cwd=venv, log=log)
         if not ext.ok:
-            raise StageFailed("verify", "import-failed", _last(ext.output))
+            raise StageFailed("verify", "import-failed", ext.summary())
         checks["extension_import"] = list(recipe.import_modules)
         if ctx.verify_dependencies:
             constraints = venv / "constraints.txt"
@@ -68,23 +68,17 @@ def verify_wheel(
             ]
             deps = runner(argv, env=env, cwd=None, log=log)
             if not deps.ok:
-                raise StageFailed("verify", "dependency-conflict", _last(deps.output))
+                raise StageFailed("verify", "dependency-conflict", deps.summary())
             top = runner([python, "-c", import_snippet((recipe.top_level,))], env=dict(ctx.base_env), cwd=venv, log=log)
             if not top.ok:
-                raise StageFailed("verify", "import-failed", _last(top.output))
+                raise StageFailed("verify", "import-failed", top.summary())
             checks["package_import"] = recipe.top_level
         if ctx.gpu_check:
             script = Path(str(resources.files("factory").joinpath("data/gpu_numerics.py")))
             numerics = runner([python, script, str(spec.package)], env=dict(ctx.base_env), cwd=venv, log=log)
             if not numerics.ok:
-                raise StageFailed("verify", "numerics-failed", _last(numerics.output))
+                raise StageFailed("verify", "numerics-failed", numerics.summary())
             checks["gpu_numerics"] = numerics.output.strip().splitlines()
     finally:
         shutil.rmtree(venv, ignore_errors=True)
     return checks
-
-
-def _last(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
-    return (errors or lines or ["(no output)"])[-1]

@@ -156,3 +156,12 @@ def test_import_guard() -> None:
         _run_guard(s, "2.14.1", "13.0", False)
     with pytest.raises(ImportError, match="CPU-only"):
         _run_guard(s, "2.14.1+cpu", None, True)
+
+
+def test_completed_summary_names_the_error() -> None:
+    from factory.process import Completed
+
+    out = "Resolved 3 packages\n  × No solution found: torch==9.9 is unavailable\nerror: resolution failed\nhint: x\n"
+    assert Completed(("uv",), 1, 0.1, out).summary() == "error: resolution failed"
+    assert Completed(("x",), 1, 0.1, "first\nlast\n\n").summary() == "last"
+    assert Completed(("x",), 1, 0.1, "").summary() == "(no output)"
