@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from factory import __version__
-from factory.build import build_wheel, gencode_flags, patches_digest
+from factory.build import HOST_DEBUG_FLAG, build_wheel, gencode_flags, patches_digest
 from factory.context import BuildContext
 from factory.fetch import Sdist, fetch_sdist
 from factory.process import Runner, SubprocessRunner
@@ -65,6 +65,7 @@ def input_key_of(spec: BuildSpec, ctx: BuildContext, toolchain: Toolchain, sdist
         "patches": patches_digest(patches, spec),
         "switches": recipe.build_env(spec),
         "gencode": gencode_flags(spec),
+        "host_flags": HOST_DEBUG_FLAG,
         "nvcc": toolchain.nvcc_version,
         "torch": toolchain.torch_version,
         "compiler": compiler,
