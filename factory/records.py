@@ -16,8 +16,6 @@ from typing import Any
 
 from factory.errors import FactoryError
 
-STAGES = ("provision", "fetch", "build", "repair", "verify")
-
 
 class StageFailed(FactoryError):
     """One stage of one tuple did not complete; `cause` classifies it, `message` is the first error line."""
@@ -66,10 +64,3 @@ def write_record(tuple_dir: Path, record: StageRecord) -> Path:
     path = tuple_dir / f"{record.stage}.json"
     write_json_atomic(path, asdict(record))
     return path
-
-
-def read_record(tuple_dir: Path, stage: str) -> StageRecord | None:
-    path = tuple_dir / f"{stage}.json"
-    if not path.exists():
-        return None
-    return StageRecord(**json.loads(path.read_text()))

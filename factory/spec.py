@@ -97,12 +97,6 @@ class BuildSpec:
     def channel(self) -> str:
         return f"cu{self.cuda_major}"
 
-    @property
-    def gpu_targets(self) -> str:
-        """Human form of the arch list: 'sm_80 sm_90 +PTX(compute_120)'."""
-        sass = " ".join(f"sm_{a}" for a in self.archs)
-        return f"{sass} +PTX(compute_{self.ptx})" if self.ptx else sass
-
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
