@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 JOBS   ?=
 
-.PHONY: setup system-deps quick serve test lint slow
+.PHONY: setup system-deps quick serve test test-unit test-integration lint slow
 
 $(BIN)/factory: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,18 @@ lint: setup
 	$(BIN)/ruff format --check factory index_server tests benchmarks
 	$(BIN)/mypy
 
-# Lint, then every test but the real full-package builds.
+# Tests in tiers (tests/conftest.py assigns them; README, "Tests"). `make test` is what CI runs:
+# lint, then the unit and the integration tier.
 test: setup lint
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "unit or integration"
+
+# No network, no servers, no installs: about a minute.
+test-unit: setup
+	$(BIN)/pytest -m unit
+
+# Real servers and clients on loopback, the tiny CUDA fixture built and repaired for real: minutes.
+test-integration: setup
+	$(BIN)/pytest -m integration
 
 # Real full-package builds (minutes each).
 slow: setup
