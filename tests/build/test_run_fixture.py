@@ -18,7 +18,7 @@ from build_fixtures import FIXTURE, fixture_args, make_sdist, needs_nvcc
 from factory.cli import main
 from index_server.local import LocalIndex
 
-pytestmark = [needs_nvcc, pytest.mark.integration]
+ROOT = FIXTURE.parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,8 @@ def latest_report(work: Path) -> dict[str, object]:
     return json.loads(newest.read_text())
 
 
+@needs_nvcc
+@pytest.mark.integration
 def test_broken_tuple_is_reported_and_the_rest_published(
     sdists: dict[str, Path], build_cache: Path, tmp_path: Path
 ) -> None:
@@ -68,6 +70,8 @@ def test_broken_tuple_is_reported_and_the_rest_published(
     assert log.stat().st_mtime_ns == before
 
 
+@needs_nvcc
+@pytest.mark.integration
 def test_killed_run_resumes_without_rebuilding_finished_tuples(
     sdists: dict[str, Path], build_cache: Path, tmp_path: Path
 ) -> None:
@@ -108,7 +112,24 @@ def test_killed_run_resumes_without_rebuilding_finished_tuples(
     assert len(LocalIndex(data).files()) == 2
 
 
-def test_fixture_matrix_is_planned_like_the_real_one() -> None:
-    code = main(["plan", "--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
-                 "--profile", "two", "--json"])  # fmt: skip
-    assert code == 0
+def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[dict[str, object]]]:
+    assert main(["plan", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_fixture_matrix_is_planned_like_the_real_one(capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = plan_json(capsys, "--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
+                        "--profile", "two")  # fmt: skip
+    real = plan_json(capsys, "--matrix", str(ROOT / "matrix.toml"), "--profile", "quick")
+    assert fixture["dropped"] == []
+    ids = [t["id"] for t in fixture["include"]]
+    assert ids == ["tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1", "tiny-ext-two-0.1.0-cu13.0-torch2.14-cp311-abi1"]
+    assert [t["archs"] for t in fixture["include"]] == [["90"], ["90"]]  # the fixture recipe's one arch
+    # apart from what names the package, a fixture tuple is the real quick profile's torch 2.14/cp311 tuple
+    own = {"id", "package", "version", "archs", "ptx"}
+    (like,) = [t for t in real["include"] if t["id"] == "causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1"]
+    expected = {k: v for k, v in like.items() if k not in own}
+    for planned in fixture["include"]:
+        assert {k: v for k, v in planned.items() if k not in own} == expected
+    assert expected["platform"] == "manylinux_2_28_x86_64" and expected["channel"] == "cu13"
+    assert expected["local_version"] == "cu.13.0.torch.2.14.abi.1" and expected["torch_pin"] == "torch>=2.14,<2.15"

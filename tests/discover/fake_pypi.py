@@ -62,6 +62,7 @@ class FakePyPI:
         self.via: dict[str, str] = json.loads((FIXTURES / "metadata" / "index.json").read_text())
         self.extra_metadata: dict[str, tuple[str, str]] = {}  # filename -> (via, text), added by tests
         self.seen: list[httpx.Request] = []
+        self.wheel_ranges: list[str | None] = []  # the Range header of each wheel read (None: the whole wheel)
 
     def metadata_of(self, filename: str) -> tuple[str, str] | None:
         if filename in self.extra_metadata:
@@ -85,6 +86,7 @@ class FakePyPI:
         found = self.metadata_of(filename)
         if found is None:
             return httpx.Response(404)
+        self.wheel_ranges.append(request.headers.get("range"))
         return range_response(wheel_zip(filename, found[1]), request.headers.get("range"))
 
     def client(self) -> httpx.Client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,10 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
-PYTHON311 = Path.home() / ".pyenv" / "versions" / "3.11.7" / "bin" / "python"
 
 
 def free_port() -> int:
@@ -95,9 +96,19 @@ def run(
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+def python311() -> str:
+    """CPython 3.11, which the test wheels (cp311) and torch's pins need: this one, else python3.11 on PATH."""
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = shutil.which("python3.11")
+    if found is None:
+        pytest.skip("needs CPython 3.11 (the test wheels are cp311): install it and put python3.11 on PATH")
+    return found
+
+
 def make_venv(path: Path, env: dict[str, str], pip: str | None) -> Path:
     """A Python 3.11 venv with `pip` ('X.Y', 'latest', or None: the bundled one); returns python."""
-    subprocess.run([str(PYTHON311), "-m", "venv", str(path)], check=True, env=env, timeout=120)
+    subprocess.run([python311(), "-m", "venv", str(path)], check=True, env=env, timeout=120)
     python = path / "bin" / "python"
     if pip is not None:
         spec = "pip" if pip == "latest" else f"pip=={pip}"

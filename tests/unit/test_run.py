@@ -1,5 +1,8 @@
+import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -8,7 +11,10 @@ import pytest
 from packaging.version import Version
 from spec_builders import make_spec
 
+from factory.context import BuildContext
 from factory.errors import FactoryError
+from factory.process import Completed
+from factory.provision import Toolchain, provision
 from factory.run import TupleOutcome, default_jobs, run_matrix
 from factory.spec import BuildSpec
 
@@ -172,7 +178,7 @@ def test_tuples_run_concurrently(tmp_path: Path) -> None:
     assert [t.outcome for t in report.tuples] == ["published", "published"]
 
 
-def test_one_env_is_never_provisioned_twice_at_once(tmp_path: Path) -> None:
+def test_input_keys_of_one_env_are_computed_one_at_a_time(tmp_path: Path) -> None:
     builder = FakeBuilder(tmp_path)
     run_matrix(
         [spec("a"), spec("b"), spec("c")],
@@ -182,6 +188,53 @@ def test_one_env_is_never_provisioned_twice_at_once(tmp_path: Path) -> None:
         jobs=3,
     )
     assert builder.max_key_overlap == 1
+
+
+class SlowInstaller:
+    """A runner standing in for uv, nvcc and the env's python: installs take a while and are counted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_at_once = 0
+        self.venvs = 0
+
+    def __call__(self, argv: Sequence[object], *, env: Mapping[str, str], cwd: Path | None, log: Path) -> Completed:
+        args = tuple(str(a) for a in argv)
+        if args[-1] == "--version":
+            return Completed(args, 0, 0.0, "Cuda compilation tools, release 13.0, V13.0.88\n")
+        if args[1] == "-c":
+            probe = {"torch": "2.14.1", "cuda": "13.0", "abi": True, "include": "/torch/include"}
+            return Completed(args, 0, 0.0, json.dumps(probe) + "\n")
+        with self.lock:
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+            self.venvs += args[1] == "venv"
+        time.sleep(0.2)  # long enough for a second, unlocked provisioner to start the same install
+        if args[1] == "venv" or "--target" in args:  # what uv would have made: the env, the toolkit folder
+            Path(args[-1] if args[1] == "venv" else args[args.index("--target") + 1]).mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            self.in_flight -= 1
+        return Completed(args, 0, 0.2, "")
+
+
+def test_one_env_is_never_provisioned_twice_at_once(tmp_path: Path) -> None:
+    # two tuples of one env provision it at the same moment, through provisioning's own lock
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.11").touch(mode=0o755)
+    ctx = BuildContext(cache=tmp_path / "cache", uv=Path("uv"), recipes={}, base_env={"PATH": str(bin_dir)})
+    runner, start = SlowInstaller(), threading.Barrier(2, timeout=10)
+
+    def provision_one(package: str) -> Toolchain:
+        start.wait()
+        return provision(spec(package), ctx, runner, tmp_path / f"{package}.log")
+
+    with ThreadPoolExecutor(2) as pool:
+        chains = list(pool.map(provision_one, ["a", "b"]))
+    assert runner.most_at_once == 1, "two installs into one cache ran at once"
+    assert runner.venvs == 1, "the second tuple created the env again instead of reusing it"
+    assert chains[0].env == chains[1].env and chains[0].torch_version == "2.14.1"
 
 
 def test_jobs_must_be_positive(tmp_path: Path) -> None:
