@@ -43,11 +43,17 @@ def tier_of(item: pytest.Item) -> str:
     return "unit"
 
 
+TIERS = ("unit", "integration", "slow")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = tier_of(item)
         if not item.get_closest_marker(tier):
             item.add_marker(getattr(pytest.mark, tier))
+        marked = [t for t in TIERS if item.get_closest_marker(t)]
+        if marked != [tier]:
+            raise pytest.UsageError(f"{item.nodeid} is marked {' and '.join(marked)}: a test belongs to one tier")
 
 
 class NetworkInUnitTest(AssertionError):
