@@ -102,6 +102,22 @@ def test_new_sdist_is_reported_with_its_tuples(capsys: pytest.CaptureFixture[str
     assert len(added) > 100 and not planned_170
 
 
+def test_a_stale_table_outranks_a_new_sdist(capsys: pytest.CaptureFixture[str]) -> None:
+    sdist = {"filename": "causal_conv1d-1.8.0.tar.gz", "url": "../../packages/yy/causal_conv1d-1.8.0.tar.gz",
+             "packagetype": "sdist", "size": 1, "digests": {"sha256": "1" * 64}, "yanked": False}  # fmt: skip
+    torch = add_release("torch", "2.16.0", [wheel("torch-2.16.0-cp311-cp311-manylinux_2_28_x86_64.whl")])
+    sdists = add_release("causal-conv1d", "1.8.0", [sdist])
+    fake = FakePyPI(lambda name, data: (torch(name, data), sdists(name, data)))
+    fake.extra_metadata["torch-2.16.0-cp311-cp311-manylinux_2_28_x86_64.whl"] = (
+        "pep658",
+        "Metadata-Version: 2.4\nName: torch\nVersion: 2.16.0\nRequires-Dist: nvidia-cuda-runtime==13.2.51\n",
+    )
+    code, out = run(fake, capsys, "--json")
+    report = json.loads(out)
+    assert next(s for s in report["sdists"] if s["package"] == "causal-conv1d")["new"] == ["1.8.0"]
+    assert code == TABLE_OUT_OF_DATE
+
+
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(FakePyPI(), capsys)
     assert "torch on PyPI" in out and "2.14.1" in out
