@@ -44,6 +44,7 @@ lint: setup
 	$(BIN)/ruff check factory index_server tests benchmarks
 	$(BIN)/ruff format --check factory index_server tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Lint, then every test but the real full-package builds.
 test: setup lint

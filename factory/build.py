@@ -24,6 +24,7 @@ from factory.provision import Toolchain, locked
 from factory.recipes import Patch, Recipe
 from factory.records import StageFailed
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 _ERROR = re.compile(r"(\(\d+\): error|:\d+:\d+: (fatal )?error|: fatal error|#error|error: ‘|\berror:)", re.I)
 _LINK = re.compile(r"(undefined reference to|ld returned \d+ exit status|cannot find -l)")
@@ -76,7 +77,7 @@ def apply_patches(source: Path, patches: tuple[Patch, ...], spec: BuildSpec) -> 
         if count < patch.count:
             raise StageFailed(
                 "build",
-                "patch-failed",
+                Cause.PATCH_FAILED,
                 f"patch {patch.name!r} expects {patch.find!r} at least {patch.count}x in {patch.file}, found {count}x; "
                 "upstream changed: update factory/data/recipes.toml",
             )
@@ -141,7 +142,7 @@ def prepare_shim(ctx: BuildContext, runner: Runner, log: Path) -> Path:
             if not done.ok:
                 raise StageFailed(
                     "build",
-                    "compiler-error",
+                    Cause.COMPILER_ERROR,
                     f"cannot compile the glibc-floor shim: {first_error(done.output)}",
                 )
     if ctx.ccache is not None:
@@ -162,7 +163,7 @@ def unpack(sdist: Path, dest: Path) -> Path:
         tar.extractall(dest, filter="data")
     tops = [p for p in dest.iterdir() if p.is_dir()]
     if len(tops) != 1:
-        raise StageFailed("build", "bad-sdist", f"{sdist.name} does not hold exactly one top-level folder")
+        raise StageFailed("build", Cause.BAD_SDIST, f"{sdist.name} does not hold exactly one top-level folder")
     return tops[0]
 
 
@@ -237,7 +238,7 @@ def build_wheel(
         raise StageFailed("build", cause, line.replace(f"{source}/", ""))
     wheels = list(dist.glob("*.whl"))
     if len(wheels) != 1:
-        raise StageFailed("build", "no-wheel", f"the build exited 0 but left {len(wheels)} wheels in {dist}")
+        raise StageFailed("build", Cause.NO_WHEEL, f"the build exited 0 but left {len(wheels)} wheels in {dist}")
     flags: dict[str, str] = {k: env[k] for k in ("TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CPPFLAGS", "LDFLAGS") if k in env}
     flags["gencode"] = " ".join(gencode_flags(spec))
     flags.update({k: v for k, v in recipe.build_env(spec).items()})
@@ -252,13 +253,13 @@ def first_error(output: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def classify_failure(output: str) -> tuple[str, str]:
+def classify_failure(output: str) -> tuple[Cause, str]:
     """(cause, first error line) of a failed build log."""
     for line in output.splitlines():
         if _ERROR.search(line) and not _LINK.search(line):
-            return "compiler-error", line.strip()
+            return Cause.COMPILER_ERROR, line.strip()
         if _LINK.search(line):
-            return "link-error", line.strip()
+            return Cause.LINK_ERROR, line.strip()
     if "ModuleNotFoundError" in output or "No module named" in output:
-        return "build-dependency-missing", first_error(output)
-    return "build-failed", first_error(output)
+        return Cause.BUILD_DEPENDENCY_MISSING, first_error(output)
+    return Cause.BUILD_FAILED, first_error(output)

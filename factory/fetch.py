@@ -13,6 +13,7 @@ from packaging.version import Version
 from factory.context import BuildContext
 from factory.records import StageFailed, sha256_file, write_json_atomic
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,13 +48,13 @@ def fetch_sdist(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> Sdi
                 for chunk in response.iter_bytes():
                     out.write(chunk)
     except httpx.HTTPError as err:
-        raise StageFailed("fetch", "fetch-failed", f"cannot download {url}: {err}") from err
+        raise StageFailed("fetch", Cause.FETCH_FAILED, f"cannot download {url}: {err}") from err
     got = sha256_file(partial)
     if got != sha256:
         partial.unlink()
         raise StageFailed(
             "fetch",
-            "sdist-digest-mismatch",
+            Cause.SDIST_DIGEST_MISMATCH,
             f"{filename}: sha256 {got} but PyPI publishes {sha256}; not building it",
         )
     os.replace(partial, folder / filename)
@@ -68,12 +69,12 @@ def _lookup(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> tuple[s
         response.raise_for_status()
         releases = response.json()["releases"]
     except (httpx.HTTPError, ValueError, KeyError) as err:
-        raise StageFailed("fetch", "fetch-failed", f"cannot read {api}: {err}") from err
+        raise StageFailed("fetch", Cause.FETCH_FAILED, f"cannot read {api}: {err}") from err
     files = next((f for v, f in releases.items() if Version(v) == spec.version), None)
     if files is None:
-        raise StageFailed("fetch", "no-sdist", f"{spec.package} has no release {spec.version} on PyPI ({api})")
+        raise StageFailed("fetch", Cause.NO_SDIST, f"{spec.package} has no release {spec.version} on PyPI ({api})")
     sdists = [f for f in files if f.get("packagetype") == "sdist" and not f.get("yanked")]
     if not sdists:
-        raise StageFailed("fetch", "no-sdist", f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
+        raise StageFailed("fetch", Cause.NO_SDIST, f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
     chosen = sdists[0]
     return chosen["url"], chosen["filename"], chosen["digests"]["sha256"]

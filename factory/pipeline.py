@@ -28,14 +28,15 @@ from factory.records import StageFailed, StageRecord, now_iso, sha256_file, writ
 from factory.repair import repair_wheel, torch_requires
 from factory.spec import BuildSpec
 from factory.verify import verify_wheel
+from index_server.contract import Cause, Outcome
 
 
 @dataclass(frozen=True, kw_only=True)
 class TupleResult:
     spec: BuildSpec
-    outcome: str  # built | failed | skipped
+    outcome: Outcome  # BUILT, FAILED or SKIPPED
     stage: str | None
-    cause: str | None
+    cause: Cause | None
     message: str | None
     wheel: Path | None
     log: Path
@@ -120,7 +121,7 @@ def build_tuple(
         try:
             value, outputs = work()
         except StageFailed as err:
-            outcome = "skipped" if err.skipped else "failed"
+            outcome = Outcome.SKIPPED if err.skipped else Outcome.FAILED
             write_record(
                 tuple_dir,
                 StageRecord(
@@ -140,7 +141,7 @@ def build_tuple(
             StageRecord(
                 spec_id=spec.id,
                 stage=name,
-                outcome="ok",
+                outcome=Outcome.OK,
                 started=started,
                 seconds=time.monotonic() - t0,
                 inputs=inputs,
@@ -219,7 +220,7 @@ def build_tuple(
     except StageFailed as err:
         return TupleResult(
             spec=spec,
-            outcome="skipped" if err.skipped else "failed",
+            outcome=Outcome.SKIPPED if err.skipped else Outcome.FAILED,
             stage=err.stage,
             cause=err.cause,
             message=err.message,
@@ -230,7 +231,7 @@ def build_tuple(
         )
     return TupleResult(
         spec=spec,
-        outcome="built",
+        outcome=Outcome.BUILT,
         stage="verify",
         cause=None,
         message=None,

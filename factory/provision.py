@@ -23,6 +23,7 @@ from factory.context import BuildContext
 from factory.process import Runner
 from factory.records import StageFailed
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 # PyPI wheels that make up a CUDA 13 toolkit able to build torch extensions.
 CUDA_WHEELS = (
@@ -87,7 +88,7 @@ def find_interpreter(python: str, ctx: BuildContext) -> Path:
         return Path(on_path)
     raise StageFailed(
         "provision",
-        "interpreter-missing",
+        Cause.INTERPRETER_MISSING,
         f"no CPython {python} found (looked in {', '.join(map(str, ctx.python_dirs)) or 'nothing'} and PATH); "
         f"install it with `pyenv install {python}` or `uv python install {python}`",
         skipped=True,
@@ -134,7 +135,7 @@ def install_torch_env(
     env = uv_env(ctx)
     made = runner([ctx.uv, "venv", "--quiet", "--python", interpreter, env_dir], env=env, cwd=None, log=log)
     if not made.ok:
-        raise StageFailed("provision", "env-failed", made.summary())
+        raise StageFailed("provision", Cause.ENV_FAILED, made.summary())
     python = env_dir / "bin" / "python"
     argv = [ctx.uv, "pip", "install", "--python", python, *uv_index_args(ctx), *torch_index_args(spec, ctx)]
     done = runner([*argv, spec.torch_requirement, *extra], env=env, cwd=None, log=log)
@@ -142,7 +143,7 @@ def install_torch_env(
         where = "PyPI" if spec.torch_on_pypi else f"{ctx.torch_index}/cu{spec.torch_cuda_tag}"
         raise StageFailed(
             "provision",
-            "torch-unavailable",
+            Cause.TORCH_UNAVAILABLE,
             f"cannot install {spec.torch_requirement} for CPython {spec.python} from {where}: {done.summary()}",
             skipped=True,
         )
@@ -161,13 +162,13 @@ def provision(spec: BuildSpec, ctx: BuildContext, runner: Runner, log: Path) -> 
             python = install_torch_env(env_dir, interpreter, spec, ctx, runner, log, *BUILD_TOOLS)
             probed = runner([python, "-c", _PROBE], env=dict(ctx.base_env), cwd=None, log=log)
             if not probed.ok:
-                raise StageFailed("provision", "torch-broken", f"torch does not import: {probed.summary()}")
+                raise StageFailed("provision", Cause.TORCH_BROKEN, f"torch does not import: {probed.summary()}")
             probe_file.write_text(probed.output.strip().splitlines()[-1])
         probe = json.loads(probe_file.read_text())
     if probe["cuda"] is None or Version(probe["cuda"]).major != spec.cuda.major:
         raise StageFailed(
             "provision",
-            "torch-mismatch",
+            Cause.TORCH_MISMATCH,
             f"{env_dir.name}: torch {probe['torch']} is built for CUDA {probe['cuda']}, "
             f"the tuple needs CUDA {spec.cuda.major}.x",
         )
@@ -200,7 +201,7 @@ def cuda_toolkit(cuda: Version, ctx: BuildContext, runner: Runner, log: Path) ->
         tried.append(f"{home} (nvcc {version})")
     raise StageFailed(
         "provision",
-        "toolkit-missing",
+        Cause.TOOLKIT_MISSING,
         f"no CUDA {cuda.major}.x toolkit >= {cuda} on this machine (tried: {', '.join(tried) or 'none'}); "
         f"PyPI's CUDA {cuda.major} wheels hold only ptxas, so install a toolkit (Debian non-free: "
         "nvidia-cuda-toolkit, 11.8 on bookworm / 12.4 on trixie; or NVIDIA's cuda-toolkit-X-Y) and pass "
@@ -222,7 +223,7 @@ def _toolkit_from_wheels(cuda: Version, ctx: BuildContext, runner: Runner, log: 
             if not done.ok:
                 raise StageFailed(
                     "provision",
-                    "toolkit-missing",
+                    Cause.TOOLKIT_MISSING,
                     f"cannot assemble CUDA {cuda} from PyPI's NVIDIA wheels ({', '.join(CUDA_WHEELS)}): "
                     f"{done.summary()}",
                     skipped=True,
@@ -240,5 +241,5 @@ def nvcc_version(nvcc: Path, ctx: BuildContext, runner: Runner, log: Path) -> Ve
     done = runner([nvcc, "--version"], env=dict(ctx.base_env), cwd=None, log=log)
     m = re.search(r"release (\d+\.\d+), V(\d+\.\d+\.\d+)", done.output)
     if not done.ok or m is None:
-        raise StageFailed("provision", "toolkit-broken", f"{nvcc} --version failed: {done.summary()}")
+        raise StageFailed("provision", Cause.TOOLKIT_BROKEN, f"{nvcc} --version failed: {done.summary()}")
     return Version(m[2])

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
+from index_server.contract import Cause, Outcome
 
 
 class StageFailed(FactoryError):
     """One stage of one tuple did not complete; `cause` classifies it, `message` is the first error line."""
 
-    def __init__(self, stage: str, cause: str, message: str, *, skipped: bool = False) -> None:
+    def __init__(self, stage: str, cause: Cause, message: str, *, skipped: bool = False) -> None:
         super().__init__(f"{stage}: {cause}: {message}")
         self.stage = stage
         self.cause = cause
@@ -32,12 +33,12 @@ class StageFailed(FactoryError):
 class StageRecord:
     spec_id: str
     stage: str
-    outcome: str  # ok | failed | skipped
+    outcome: Outcome  # OK, FAILED or SKIPPED
     started: str
     seconds: float
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
-    cause: str | None = None
+    cause: Cause | None = None
     message: str | None = None
 
 

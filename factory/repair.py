@@ -29,6 +29,7 @@ from factory.process import Runner
 from factory.recipes import Recipe
 from factory.records import StageFailed
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 # Provided at run time by torch and its nvidia-* dependencies: never bundled into our wheels.
 EXCLUDES = ("libtorch*", "libc10*", "libshm*", "libcudart.so.*", "libcuda.so.*", "libcu*", "libnv*")
@@ -58,13 +59,13 @@ def check_show(show: dict[str, Any], spec: BuildSpec) -> None:
     if glibc_of(show["sym_tag"]) > glibc_of(spec.platform):
         raise StageFailed(
             "repair",
-            "repair-refused-floor",
+            Cause.REPAIR_REFUSED_FLOOR,
             f"auditwheel show: symbol versions need {show['sym_tag']}, newer than the floor {spec.platform}",
         )
     stray = [lib for lib in show.get("external_libs", {}) if not any(fnmatch.fnmatch(lib, p) for p in EXCLUDES)]
     if stray:
         raise StageFailed(
-            "repair", "repair-external-libs", f"auditwheel show: external libraries not vendored: {stray}"
+            "repair", Cause.REPAIR_EXTERNAL_LIBS, f"auditwheel show: external libraries not vendored: {stray}"
         )
 
 
@@ -202,13 +203,13 @@ def repair_wheel(
         refusal = next(
             (ln.strip() for ln in done.output.splitlines() if "cannot repair" in ln or "too-recent" in ln), ""
         )
-        cause = "repair-refused-floor" if refusal else "repair-failed"
+        cause = Cause.REPAIR_REFUSED_FLOOR if refusal else Cause.REPAIR_FAILED
         raise StageFailed("repair", cause, refusal or done.summary())
     repaired = next(work.glob("*.whl"))
     show = audit_show(repaired, spec, ctx, tool_env, runner, log)
     tags = tuple(t.platform for t in parse_wheel_filename(repaired.name)[3])
     if spec.platform not in tags:
-        raise StageFailed("repair", "repair-refused-floor", f"auditwheel tagged {tags}, not {spec.platform}")
+        raise StageFailed("repair", Cause.REPAIR_REFUSED_FLOOR, f"auditwheel tagged {tags}, not {spec.platform}")
     stamped = {
         **provenance,
         "auditwheel": {"sym_tag": show["sym_tag"], "tags": sorted(tags)},
@@ -224,7 +225,7 @@ def repair_wheel(
     if final["sym_tag"] != show["sym_tag"]:
         raise StageFailed(
             "repair",
-            "repair-failed",
+            Cause.REPAIR_FAILED,
             f"rewriting changed auditwheel's verdict: {show['sym_tag']} -> {final['sym_tag']}",
         )
     return RepairedWheel(path=path, platform_tags=tags, sym_tag=show["sym_tag"], dependency_changes=changes)
@@ -236,7 +237,7 @@ def audit_show(
     """`auditwheel show --json` of `wheel`, checked against the tuple's floor (see check_show)."""
     shown = runner([ctx.auditwheel, "show", "--json", wheel], env=env, cwd=None, log=log)
     if not shown.ok or "{" not in shown.output:
-        raise StageFailed("repair", "repair-failed", f"auditwheel show {wheel.name} failed: {shown.summary()}")
+        raise StageFailed("repair", Cause.REPAIR_FAILED, f"auditwheel show {wheel.name} failed: {shown.summary()}")
     show: dict[str, Any] = json.loads(shown.output[shown.output.index("{") :])
     check_show(show, spec)
     return show

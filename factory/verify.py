@@ -17,6 +17,7 @@ from factory.provision import Toolchain, install_torch_env, uv_env, uv_index_arg
 from factory.recipes import Recipe
 from factory.records import StageFailed
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 
 def import_snippet(modules: tuple[str, ...]) -> str:
@@ -47,10 +48,10 @@ def verify_wheel(
     try:
         put = runner([ctx.uv, "pip", "install", "--python", python, "--no-deps", wheel], env=env, cwd=None, log=log)
         if not put.ok:
-            raise StageFailed("verify", "install-failed", put.summary())
+            raise StageFailed("verify", Cause.INSTALL_FAILED, put.summary())
         ext = runner([python, "-c", import_snippet(recipe.import_modules)], env=dict(ctx.base_env), cwd=venv, log=log)
         if not ext.ok:
-            raise StageFailed("verify", "import-failed", ext.summary())
+            raise StageFailed("verify", Cause.IMPORT_FAILED, ext.summary())
         checks["extension_import"] = list(recipe.import_modules)
         if ctx.verify_dependencies:
             constraints = venv / "constraints.txt"
@@ -68,16 +69,16 @@ def verify_wheel(
             ]
             deps = runner(argv, env=env, cwd=None, log=log)
             if not deps.ok:
-                raise StageFailed("verify", "dependency-conflict", deps.summary())
+                raise StageFailed("verify", Cause.DEPENDENCY_CONFLICT, deps.summary())
             top = runner([python, "-c", import_snippet((recipe.top_level,))], env=dict(ctx.base_env), cwd=venv, log=log)
             if not top.ok:
-                raise StageFailed("verify", "import-failed", top.summary())
+                raise StageFailed("verify", Cause.IMPORT_FAILED, top.summary())
             checks["package_import"] = recipe.top_level
         if ctx.gpu_check:
             script = Path(str(resources.files("factory").joinpath("data/gpu_numerics.py")))
             numerics = runner([python, script, str(spec.package)], env=dict(ctx.base_env), cwd=venv, log=log)
             if not numerics.ok:
-                raise StageFailed("verify", "numerics-failed", numerics.summary())
+                raise StageFailed("verify", Cause.NUMERICS_FAILED, numerics.summary())
             checks["gpu_numerics"] = numerics.output.strip().splitlines()
     finally:
         shutil.rmtree(venv, ignore_errors=True)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
 from factory.pipeline import build_tuple
+from index_server.contract import Outcome
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
                 status.update(f"{spec_id}: {stage}")
 
             result = build_tuple(spec, ctx, out, on_stage=show)
-        colour = {"built": "green", "skipped": "yellow"}.get(result.outcome, "red")
+        colour = {Outcome.BUILT: "green", Outcome.SKIPPED: "yellow"}.get(result.outcome, "red")
         console.print(
             f"  [{colour}]{result.outcome}[/] in {result.seconds:.0f} s"
             + (
                 f" at {result.stage}: {result.cause}: {result.message}"
-                if result.outcome != "built"
+                if result.outcome != Outcome.BUILT
                 else f": {result.wheel}"
             )
         )
@@ -58,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
             f"{r.seconds:.0f}",
         )
     console.print(table)
-    return 1 if any(r.outcome == "failed" for r in results) else 0
+    return 1 if any(r.outcome == Outcome.FAILED for r in results) else 0
