@@ -19,21 +19,19 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from factory.knowledge import Knowledge, TorchMinor
+from factory.knowledge import Knowledge, TorchMinor, torch_wheel_floor
 from factory.matrix import MatrixConfig
 from factory.plan import plan
 from factory.pypi import ReleaseFile
 from factory.recipes import Recipe
 from factory.spec import BuildSpec, minor_of
+from index_server.contract import python_of_tag
 
 # Exit codes of `factory discover`, so a scheduled job can act on them.
 UP_TO_DATE = 0
 TABLE_OUT_OF_DATE = 3  # factory/data/pytorch.toml disagrees with PyPI (maybe also new sdists)
 NEW_SDISTS = 4  # the table agrees, but a hosted package has a release matrix.toml does not list
 
-# torch tagged its pre-2.7 wheels `manylinux1` while building them on glibc 2.17 images; pytorch.toml's
-# header maps the tag the same way. PEP 600 tags (`manylinux_2_28`) name their floor.
-_LEGACY_FLOOR = {"manylinux1": "2.17", "manylinux2010": "2.17", "manylinux2014": "2.17"}
 _CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(-cu\d+)?$")
 _LINUX_X86_64 = {
     "platform_system": "Linux",
@@ -64,13 +62,6 @@ class TorchFacts:
     via: str  # how the METADATA was read: "pep658" or "range"
 
 
-def glibc_floor(platform: str) -> str | None:
-    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform)
-    if m:
-        return f"{m[1]}.{m[2]}"
-    return _LEGACY_FLOOR.get(platform.removesuffix("_x86_64")) if platform.endswith("_x86_64") else None
-
-
 class LinuxWheel(NamedTuple):
     python: str  # "3.11"
     floor: str  # "2.28"
@@ -78,8 +69,9 @@ class LinuxWheel(NamedTuple):
     file: ReleaseFile
 
 
-def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[LinuxWheel]:
-    """Each non-yanked CPython (not free-threaded) manylinux x86_64 wheel of a release."""
+def linux_wheels(files: tuple[ReleaseFile, ...], tag_floors: dict[str, str]) -> list[LinuxWheel]:
+    """Each non-yanked CPython (not free-threaded) manylinux x86_64 wheel of a release (legacy tags
+    read through the knowledge table's [tag_floors])."""
     out = []
     for f in files:
         if f.packagetype != "bdist_wheel" or f.yanked:
@@ -89,11 +81,12 @@ def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[LinuxWheel]:
         except InvalidWheelFilename:
             continue
         found = [
-            (f"{t.interpreter[2]}.{t.interpreter[3:]}", floor)
+            (python, floor)
             for t in tags
-            if t.interpreter.startswith("cp") and t.abi == t.interpreter
-            for floor in [glibc_floor(t.platform)]
-            if floor is not None
+            if t.abi == t.interpreter
+            for python in [python_of_tag(t.interpreter)]
+            for floor in [torch_wheel_floor(t.platform, tag_floors)]
+            if python is not None and floor is not None
         ]
         if found:
             floor = min((fl for _, fl in found), key=Version)
@@ -101,13 +94,15 @@ def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[LinuxWheel]:
     return out
 
 
-def torch_releases(releases: dict[Version, tuple[ReleaseFile, ...]], since: str) -> dict[str, TorchRelease]:
+def torch_releases(
+    releases: dict[Version, tuple[ReleaseFile, ...]], since: str, tag_floors: dict[str, str]
+) -> dict[str, TorchRelease]:
     """Per minor >= `since`, its newest final release with manylinux x86_64 wheels."""
     newest: dict[str, TorchRelease] = {}
     for version in sorted(releases):
         if version.is_prerelease or version.is_devrelease or version.local or version < Version(since):
             continue
-        wheels = linux_wheels(releases[version])
+        wheels = linux_wheels(releases[version], tag_floors)
         if not wheels:
             continue
         pythons = tuple(sorted({w.python for w in wheels}, key=Version))
@@ -258,7 +253,7 @@ def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Kno
             glibc_floor=row.glibc_floor if floor_override else rel.glibc_floor,
         )
         minors[minor] = previous = row
-    return Knowledge(minors)
+    return dataclasses.replace(knowledge, minors=minors)
 
 
 def new_sdists(

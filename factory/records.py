@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from factory.errors import FactoryError
 from index_server.contract import Cause, Outcome
+from index_server.storage import write_atomic
 
 
 class StageFailed(FactoryError):
@@ -47,18 +47,15 @@ def now_iso() -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """`data` as JSON at `path`, through the one atomic writer (unique temp name, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    write_atomic(path, text.encode(), tmp_dir=path.parent)
 
 
 def write_record(tuple_dir: Path, record: StageRecord) -> Path:

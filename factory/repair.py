@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from wheel.wheelfile import WheelFile
 
 from factory import __version__
 from factory.context import BuildContext
+from factory.platform_tag import PlatformTag
 from factory.process import Runner
 from factory.recipes import Recipe
 from factory.records import StageFailed
@@ -43,20 +43,9 @@ class RepairedWheel:
     dependency_changes: list[str]
 
 
-def glibc_of(tag: str) -> tuple[int, int]:
-    m = re.match(r"manylinux_(\d+)_(\d+)_", tag)
-    if m:
-        return int(m[1]), int(m[2])
-    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-    for prefix, floor in legacy.items():
-        if tag.startswith(prefix):
-            return floor
-    return (99, 99)  # linux_x86_64: no floor at all
-
-
 def check_show(show: dict[str, Any], spec: BuildSpec) -> None:
     """auditwheel show must agree with the floor we tag: raises StageFailed if not."""
-    if glibc_of(show["sym_tag"]) > glibc_of(spec.platform):
+    if PlatformTag.parse(show["sym_tag"]).newer_than(PlatformTag.parse(spec.platform)):
         raise StageFailed(
             "repair",
             Cause.REPAIR_REFUSED_FLOOR,

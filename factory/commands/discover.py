@@ -69,7 +69,7 @@ def discover(
     """Fetch what the comparison needs: torch's releases, one METADATA per minor, the packages' sdists."""
     oldest = next(iter(knowledge.minors))
     facts: dict[str, TorchFacts] = {}
-    for minor, release in torch_releases(pypi.releases("torch"), since=oldest).items():
+    for minor, release in torch_releases(pypi.releases("torch"), since=oldest, tag_floors=knowledge.tag_floors).items():
         metadata = pypi.wheel_metadata(release.probe)
         cuda, evidence = cuda_from_metadata(metadata.text, release.probe_python)
         facts[minor] = TorchFacts(release=release, pypi_cuda=cuda, evidence=evidence, via=metadata.via)

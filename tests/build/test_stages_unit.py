@@ -10,9 +10,10 @@ from packaging.version import Version
 from spec_builders import make_spec
 
 from factory.build import apply_patches, classify_failure, gencode_flags, torch_arch_list
+from factory.platform_tag import PlatformTag
 from factory.recipes import load_recipes
 from factory.records import StageFailed
-from factory.repair import check_show, glibc_of, render_guard, rewrite_dependencies, rewrite_metadata
+from factory.repair import check_show, render_guard, rewrite_dependencies, rewrite_metadata
 from factory.spec import BuildSpec
 
 
@@ -126,7 +127,9 @@ def test_show_must_agree_with_the_floor() -> None:
     assert err.value.cause == "repair-refused-floor"
     with pytest.raises(StageFailed, match=r"libfoo\.so"):
         check_show({"sym_tag": "manylinux_2_17_x86_64", "external_libs": {"libfoo.so": "/x"}}, spec())
-    assert glibc_of("manylinux2014_x86_64") == (2, 17) and glibc_of("linux_x86_64") > (2, 99)
+    assert PlatformTag.parse("manylinux2014_x86_64").glibc == (2, 17)
+    assert PlatformTag.parse("manylinux1_x86_64").glibc == (2, 5)  # PEP 600's meaning
+    assert PlatformTag.parse("linux_x86_64").newer_than(PlatformTag.parse("manylinux_2_28_x86_64"))
 
 
 def _run_guard(s: BuildSpec, torch_version: str, cuda: str | None, abi: bool) -> None:
