@@ -219,8 +219,8 @@ def _row_differences(row: TorchMinor, fact: TorchFacts) -> list[Difference]:
 
 def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Knowledge:
     """The table with PyPI's facts applied, in memory. A new minor gets PyPI's own CUDA variant only
-    (the others are on PyTorch's index, which discovery does not read) and its predecessor's ABI and
-    C++ standard, so the tuples it adds are a lower bound."""
+    (the others are on PyTorch's index, which discovery does not read) and its predecessor's ABI, so
+    the tuples it adds are a lower bound."""
     minors: dict[str, TorchMinor] = {}
     previous: TorchMinor | None = None
     for minor in sorted(set(knowledge.minors) | set(facts), key=Version):

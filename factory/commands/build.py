@@ -10,6 +10,7 @@ from rich.status import Status
 from rich.table import Table
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
+from factory.job import resolve
 from factory.pipeline import build_tuple
 from index_server.contract import Outcome
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             def show(stage: str, spec_id: str = spec.id, status: Status = status) -> None:
                 status.update(f"{spec_id}: {stage}")
 
-            result = build_tuple(spec, ctx, out, on_stage=show)
+            result = build_tuple(resolve(spec, ctx.recipes), ctx, out, on_stage=show)
         colour = {Outcome.BUILT: "green", Outcome.SKIPPED: "yellow"}.get(result.outcome, "red")
         console.print(
             f"  [{colour}]{result.outcome}[/] in {result.seconds:.0f} s"
