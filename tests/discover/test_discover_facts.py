@@ -15,13 +15,10 @@ from factory.discover import (
     TABLE_OUT_OF_DATE,
     UP_TO_DATE,
     Discovery,
-    TorchFacts,
     TupleChanges,
     compare,
-    cuda_from_metadata,
     new_sdists,
     python_span,
-    torch_releases,
     tuple_changes,
     updated_knowledge,
 )
@@ -29,6 +26,7 @@ from factory.knowledge import load_knowledge, parse_knowledge, torch_wheel_floor
 from factory.matrix import parse_matrix
 from factory.pypi import parse_project
 from factory.recipes import load_recipes
+from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
 
 FLOORS = load_knowledge().tag_floors  # torch's manylinux1 wheels need glibc 2.17
 
