@@ -44,6 +44,7 @@ lint: setup
 	$(BIN)/ruff check factory index_server tests benchmarks
 	$(BIN)/ruff format --check factory index_server tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Tests in tiers (tests/conftest.py assigns them; README, "Tests"). `make test` is what CI runs:
 # lint, then the unit and the integration tier.

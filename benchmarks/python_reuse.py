@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from factory.commands.common import add_build_options, context_from_args
+from factory.job import resolve
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.pipeline import build_tuple
@@ -49,7 +50,7 @@ def main() -> int:
         provision(spec, ctx, runner, root / "provision.log")
     rows = []
     for spec in specs:
-        result = build_tuple(spec, ctx, root / "out")
+        result = build_tuple(resolve(spec, ctx.recipes), ctx, root / "out")
         record = json.loads((root / "out" / spec.id / "build.json").read_text())
         rows.append((spec.id, result.outcome, float(record["seconds"])))
         print(

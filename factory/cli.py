@@ -19,6 +19,8 @@ COMMANDS = (
     "factory.commands.workflow",
     "factory.commands.run",
     "factory.commands.serve",
+    "factory.commands.export",
+    "factory.commands.yank",
 )
 
 

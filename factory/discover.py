@@ -1,22 +1,15 @@
-"""discover: what PyPI says about torch and the hosted packages, against the knowledge table (pure).
-
-From PyPI's release listings: per torch minor, the newest final release with manylinux x86_64 CPython
-wheels, its CPython range (cpXY tags; free-threaded `cp313t` wheels are not counted) and its GLIBC floor
-(the platform tag). From that release's METADATA: the CUDA of PyPI's torch, read off its Requires-Dist
-(`nvidia-cuda-runtime-cu12==12.8.90`, `nvidia-cuda-runtime==13.x`, `cuda-toolkit[...]==13.0.3`).
+"""discover: PyPI's facts about torch (factory.torch_facts) and the hosted packages against the
+knowledge table and the matrix (pure): what differs, what the table would become, which tuples change.
 The fetching is done by the caller through `factory.pypi`; everything here takes and returns values.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
-from email.parser import Parser
-from typing import Any, NamedTuple
+from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from factory.knowledge import Knowledge, TorchMinor
@@ -24,130 +17,13 @@ from factory.matrix import MatrixConfig
 from factory.plan import plan
 from factory.pypi import ReleaseFile
 from factory.recipes import Recipe
-from factory.spec import BuildSpec, minor_of
+from factory.spec import BuildSpec
+from factory.torch_facts import TorchFacts
 
 # Exit codes of `factory discover`, so a scheduled job can act on them.
 UP_TO_DATE = 0
 TABLE_OUT_OF_DATE = 3  # factory/data/pytorch.toml disagrees with PyPI (maybe also new sdists)
 NEW_SDISTS = 4  # the table agrees, but a hosted package has a release matrix.toml does not list
-
-# torch tagged its pre-2.7 wheels `manylinux1` while building them on glibc 2.17 images; pytorch.toml's
-# header maps the tag the same way. PEP 600 tags (`manylinux_2_28`) name their floor.
-_LEGACY_FLOOR = {"manylinux1": "2.17", "manylinux2010": "2.17", "manylinux2014": "2.17"}
-_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(-cu\d+)?$")
-_LINUX_X86_64 = {
-    "platform_system": "Linux",
-    "platform_machine": "x86_64",
-    "sys_platform": "linux",
-    "os_name": "posix",
-    "extra": "",
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class TorchRelease:
-    """The newest final release of one torch minor that has manylinux x86_64 CPython wheels."""
-
-    minor: str
-    version: Version
-    pythons: tuple[str, ...]
-    glibc_floor: str
-    probe: ReleaseFile  # the wheel whose METADATA is read (cp311 where there is one)
-    probe_python: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class TorchFacts:
-    release: TorchRelease
-    pypi_cuda: Version | None  # None: no CUDA runtime among the Requires-Dist
-    evidence: str  # the Requires-Dist line that gave pypi_cuda
-    via: str  # how the METADATA was read: "pep658" or "range"
-
-
-def glibc_floor(platform: str) -> str | None:
-    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform)
-    if m:
-        return f"{m[1]}.{m[2]}"
-    return _LEGACY_FLOOR.get(platform.removesuffix("_x86_64")) if platform.endswith("_x86_64") else None
-
-
-class LinuxWheel(NamedTuple):
-    python: str  # "3.11"
-    floor: str  # "2.28"
-    build: tuple[int, str] | tuple[()]  # the wheel's build tag; pip prefers the highest
-    file: ReleaseFile
-
-
-def linux_wheels(files: tuple[ReleaseFile, ...]) -> list[LinuxWheel]:
-    """Each non-yanked CPython (not free-threaded) manylinux x86_64 wheel of a release."""
-    out = []
-    for f in files:
-        if f.packagetype != "bdist_wheel" or f.yanked:
-            continue
-        try:
-            _, _, build, tags = parse_wheel_filename(f.filename)
-        except InvalidWheelFilename:
-            continue
-        found = [
-            (f"{t.interpreter[2]}.{t.interpreter[3:]}", floor)
-            for t in tags
-            if t.interpreter.startswith("cp") and t.abi == t.interpreter
-            for floor in [glibc_floor(t.platform)]
-            if floor is not None
-        ]
-        if found:
-            floor = min((fl for _, fl in found), key=Version)
-            out.append(LinuxWheel(found[0][0], floor, build, f))
-    return out
-
-
-def torch_releases(releases: dict[Version, tuple[ReleaseFile, ...]], since: str) -> dict[str, TorchRelease]:
-    """Per minor >= `since`, its newest final release with manylinux x86_64 wheels."""
-    newest: dict[str, TorchRelease] = {}
-    for version in sorted(releases):
-        if version.is_prerelease or version.is_devrelease or version.local or version < Version(since):
-            continue
-        wheels = linux_wheels(releases[version])
-        if not wheels:
-            continue
-        pythons = tuple(sorted({w.python for w in wheels}, key=Version))
-        probe_python = "3.11" if "3.11" in pythons else pythons[0]
-        probe = max((w for w in wheels if w.python == probe_python), key=lambda w: w.build)
-        newest[minor_of(version)] = TorchRelease(
-            minor=minor_of(version),
-            version=version,
-            pythons=pythons,
-            glibc_floor=probe.floor,
-            probe=probe.file,
-            probe_python=probe_python,
-        )
-    return dict(sorted(newest.items(), key=lambda kv: Version(kv[0])))
-
-
-def cuda_from_metadata(text: str, python: str) -> tuple[Version | None, str]:
-    """The CUDA major.minor a torch wheel's Requires-Dist pins for Linux x86_64, and the line saying so."""
-    env = {**_LINUX_X86_64, "python_version": python, "python_full_version": f"{python}.0"}
-    runtime: tuple[Version, str] | None = None
-    toolkit: tuple[Version, str] | None = None
-    for raw in Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []:
-        try:
-            req = Requirement(raw)
-        except InvalidRequirement:
-            continue
-        if req.marker is not None and not req.marker.evaluate(env):
-            continue
-        name = canonicalize_name(req.name)
-        pins = [s.version for s in req.specifier if s.operator in ("==", "===")]
-        if not pins:
-            continue
-        pinned = Version(pins[0].removesuffix(".*"))
-        found = (Version(f"{pinned.major}.{pinned.minor}"), raw.strip())
-        if _CUDA_RUNTIME.match(name) and runtime is None:
-            runtime = found
-        elif name == "cuda-toolkit" and toolkit is None:
-            toolkit = found
-    chosen = runtime or toolkit
-    return (chosen[0], chosen[1]) if chosen else (None, "")
 
 
 def python_span(pythons: tuple[str, ...] | list[str]) -> str:
@@ -224,8 +100,8 @@ def _row_differences(row: TorchMinor, fact: TorchFacts) -> list[Difference]:
 
 def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Knowledge:
     """The table with PyPI's facts applied, in memory. A new minor gets PyPI's own CUDA variant only
-    (the others are on PyTorch's index, which discovery does not read) and its predecessor's ABI and
-    C++ standard, so the tuples it adds are a lower bound."""
+    (the others are on PyTorch's index, which discovery does not read) and its predecessor's ABI, so
+    the tuples it adds are a lower bound."""
     minors: dict[str, TorchMinor] = {}
     previous: TorchMinor | None = None
     for minor in sorted(set(knowledge.minors) | set(facts), key=Version):
@@ -258,7 +134,7 @@ def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Kno
             glibc_floor=row.glibc_floor if floor_override else rel.glibc_floor,
         )
         minors[minor] = previous = row
-    return Knowledge(minors)
+    return dataclasses.replace(knowledge, minors=minors)
 
 
 def new_sdists(

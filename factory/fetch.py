@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from packaging.version import Version
 from factory.context import BuildContext
 from factory.records import StageFailed, sha256_file, write_json_atomic
 from factory.spec import BuildSpec
+from index_server.contract import Cause
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,24 +41,27 @@ def fetch_sdist(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> Sdi
             return Sdist(path=cached, filename=known["filename"], sha256=known["sha256"], url=known["url"])
     url, filename, sha256 = _lookup(spec, ctx, client)
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / (filename + ".part")
+    # streamed to a unique name beside the target (two runs may fetch at once), renamed once verified
+    fd, name = tempfile.mkstemp(dir=folder, prefix=filename, suffix=".part")
+    partial = Path(name)
     try:
-        with client.stream("GET", url, follow_redirects=True) as response:
-            response.raise_for_status()
-            with partial.open("wb") as out:
+        try:
+            with client.stream("GET", url, follow_redirects=True) as response, os.fdopen(fd, "wb") as out:
+                response.raise_for_status()
                 for chunk in response.iter_bytes():
                     out.write(chunk)
-    except httpx.HTTPError as err:
-        raise StageFailed("fetch", "fetch-failed", f"cannot download {url}: {err}") from err
-    got = sha256_file(partial)
-    if got != sha256:
-        partial.unlink()
-        raise StageFailed(
-            "fetch",
-            "sdist-digest-mismatch",
-            f"{filename}: sha256 {got} but PyPI publishes {sha256}; not building it",
-        )
-    os.replace(partial, folder / filename)
+        except httpx.HTTPError as err:
+            raise StageFailed("fetch", Cause.FETCH_FAILED, f"cannot download {url}: {err}") from err
+        got = sha256_file(partial)
+        if got != sha256:
+            raise StageFailed(
+                "fetch",
+                Cause.SDIST_DIGEST_MISMATCH,
+                f"{filename}: sha256 {got} but PyPI publishes {sha256}; not building it",
+            )
+        os.replace(partial, folder / filename)
+    finally:
+        partial.unlink(missing_ok=True)
     write_json_atomic(sidecar, {"filename": filename, "sha256": sha256, "url": url})
     return Sdist(path=folder / filename, filename=filename, sha256=sha256, url=url)
 
@@ -68,12 +73,12 @@ def _lookup(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> tuple[s
         response.raise_for_status()
         releases = response.json()["releases"]
     except (httpx.HTTPError, ValueError, KeyError) as err:
-        raise StageFailed("fetch", "fetch-failed", f"cannot read {api}: {err}") from err
+        raise StageFailed("fetch", Cause.FETCH_FAILED, f"cannot read {api}: {err}") from err
     files = next((f for v, f in releases.items() if Version(v) == spec.version), None)
     if files is None:
-        raise StageFailed("fetch", "no-sdist", f"{spec.package} has no release {spec.version} on PyPI ({api})")
+        raise StageFailed("fetch", Cause.NO_SDIST, f"{spec.package} has no release {spec.version} on PyPI ({api})")
     sdists = [f for f in files if f.get("packagetype") == "sdist" and not f.get("yanked")]
     if not sdists:
-        raise StageFailed("fetch", "no-sdist", f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
+        raise StageFailed("fetch", Cause.NO_SDIST, f"{spec.package} {spec.version} has no sdist on PyPI ({api})")
     chosen = sdists[0]
     return chosen["url"], chosen["filename"], chosen["digests"]["sha256"]

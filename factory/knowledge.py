@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from factory.errors import ConfigError
+from factory.platform_tag import InvalidPlatformTag, PlatformTag
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +27,7 @@ class TorchVariant:
 
     @property
     def platform(self) -> str:
-        return "manylinux_" + self.glibc_floor.replace(".", "_") + "_x86_64"
+        return PlatformTag.manylinux(self.glibc_floor).tag
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +41,6 @@ class TorchMinor:
     pythons: tuple[str, ...]
     experimental_pythons: tuple[str, ...]
     variant_overrides: dict[str, dict[str, Any]]
-    cxx_std: str | None
     source: str
 
     def variant(self, cuda: Version) -> TorchVariant:
@@ -63,6 +63,7 @@ class TorchMinor:
 @dataclass(frozen=True)
 class Knowledge:
     minors: dict[str, TorchMinor]
+    tag_floors: dict[str, str] = field(default_factory=dict)  # legacy tag -> glibc torch's wheels need
 
     def minor(self, minor: str) -> TorchMinor:
         try:
@@ -77,6 +78,18 @@ class Knowledge:
     def pypi_cuda_major(self) -> dict[str, int]:
         """torch minor -> CUDA major of PyPI's own torch wheel (drives the index's root channel)."""
         return {m: t.pypi_cuda.major for m, t in self.minors.items()}
+
+
+def torch_wheel_floor(platform: str, tag_floors: dict[str, str]) -> str | None:
+    """The glibc floor of a torch x86_64 wheel from its platform tag: PEP 600's for a `manylinux_X_Y`
+    tag, the table's [tag_floors] for a legacy one; None for other platforms or an unknown legacy tag."""
+    try:
+        tag = PlatformTag.parse(platform)
+    except InvalidPlatformTag:
+        return None
+    if tag.arch != "x86_64" or tag.glibc is None:
+        return None
+    return tag_floors.get(tag.legacy) if tag.legacy else tag.floor
 
 
 def _python_range(lo: str, hi: str) -> tuple[str, ...]:
@@ -114,7 +127,6 @@ def parse_knowledge(data: dict[str, Any], origin: str = "pytorch.toml") -> Knowl
                 pythons=pythons,
                 experimental_pythons=experimental,
                 variant_overrides=dict(row.get("variant", {})),
-                cxx_std=row.get("cxx_std"),
                 source=str(row.get("source", "")),
             )
         except KeyError as missing:
@@ -124,7 +136,7 @@ def parse_knowledge(data: dict[str, Any], origin: str = "pytorch.toml") -> Knowl
     if not minors:
         raise ConfigError(f'{origin}: no [torch."X.Y"] tables')
     ordered = dict(sorted(minors.items(), key=lambda kv: Version(kv[0])))
-    return Knowledge(ordered)
+    return Knowledge(ordered, {str(k): str(v) for k, v in data.get("tag_floors", {}).items()})
 
 
 def load_knowledge(path: Path | None = None) -> Knowledge:

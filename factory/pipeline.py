@@ -2,13 +2,12 @@
 
 `build_tuple` never raises for a tuple's own failure: it returns a TupleResult saying which stage
 stopped, the classified cause and the first error line. `compute_input_key` hashes everything a build
-depends on, from the cached toolchain and sdist alone, so a run can skip tuples already published.
+depends on (factory.inputs) and returns the Prepared toolchain and sdist, which `build_tuple` then
+takes as they are instead of provisioning and fetching a second time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,25 +16,29 @@ from typing import Any
 
 import httpx
 
-from factory import __version__
-from factory.build import HOST_DEBUG_FLAG, build_wheel, gencode_flags, patches_digest
+from factory.build import build_wheel
 from factory.context import BuildContext
-from factory.fetch import Sdist, fetch_sdist
+from factory.fetch import fetch_sdist
+from factory.inputs import Prepared, finish, prepare
+from factory.job import Job
 from factory.process import Runner, SubprocessRunner
-from factory.provision import Toolchain, provision
-from factory.recipes import recipe_for
-from factory.records import StageFailed, StageRecord, now_iso, sha256_file, write_record
-from factory.repair import repair_wheel, torch_requires
+from factory.provenance import provenance
+from factory.provision import provision
+from factory.recorder import StageRecorder
+from factory.records import StageFailed, sha256_file
+from factory.repair import repair_wheel
 from factory.spec import BuildSpec
 from factory.verify import verify_wheel
+from factory.wheel_metadata import torch_requires
+from index_server.contract import Cause, Outcome
 
 
 @dataclass(frozen=True, kw_only=True)
 class TupleResult:
     spec: BuildSpec
-    outcome: str  # built | failed | skipped
+    outcome: Outcome  # BUILT, FAILED or SKIPPED
     stage: str | None
-    cause: str | None
+    cause: Cause | None
     message: str | None
     wheel: Path | None
     log: Path
@@ -56,190 +59,97 @@ class TupleResult:
         }
 
 
-def input_key_of(spec: BuildSpec, ctx: BuildContext, toolchain: Toolchain, sdist: Sdist, compiler: str) -> str:
-    recipe = recipe_for(ctx.recipes, spec.package)
-    patches = recipe.patches_for(spec)
-    inputs = {
-        "spec": spec.to_json(),
-        "sdist_sha256": sdist.sha256,
-        "patches": patches_digest(patches, spec),
-        "switches": recipe.build_env(spec),
-        "gencode": gencode_flags(spec),
-        "host_flags": HOST_DEBUG_FLAG,
-        "nvcc": toolchain.nvcc_version,
-        "torch": toolchain.torch_version,
-        "compiler": compiler,
-        "verify": {"dependencies": ctx.verify_dependencies, "modules": list(recipe.import_modules)},
-        "factory": __version__,
-    }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-
-
-def compiler_version(ctx: BuildContext, runner: Runner, log: Path) -> str:
-    done = runner(["c++", "--version"], env=dict(ctx.base_env), cwd=None, log=log)
-    return done.output.strip().splitlines()[0] if done.ok and done.output.strip() else "unknown"
-
-
 def compute_input_key(
-    spec: BuildSpec,
-    ctx: BuildContext,
-    out_dir: Path,
-    runner: Runner | None = None,
-    client: httpx.Client | None = None,
-) -> str:
-    runner = runner or SubprocessRunner()
-    log = out_dir / spec.id / "inputs.log"  # not build.log: a skipped tuple keeps its build's log
-    toolchain = provision(spec, ctx, runner, log)
+    job: Job, ctx: BuildContext, out_dir: Path, runner: Runner | None = None, client: httpx.Client | None = None
+) -> Prepared:
+    """Provision and fetch (both cached) and hash the inputs; raises StageFailed when either fails."""
+    log = out_dir / job.id / "inputs.log"  # not build.log: a skipped tuple keeps its build's log
+    log.parent.mkdir(parents=True, exist_ok=True)
     with client or httpx.Client(timeout=60) as http:
-        sdist = fetch_sdist(spec, ctx, http)
-    return input_key_of(spec, ctx, toolchain, sdist, compiler_version(ctx, runner, log))
+        return prepare(job, ctx, runner or SubprocessRunner(), http, log)
 
 
 def build_tuple(
-    spec: BuildSpec,
+    job: Job,
     ctx: BuildContext,
     out_dir: Path,
     *,
     runner: Runner | None = None,
     client: httpx.Client | None = None,
     on_stage: Callable[[str], None] = lambda stage: None,
+    prepared: Prepared | None = None,
 ) -> TupleResult:
-    runner = runner or SubprocessRunner()
+    """`prepared`: what compute_input_key found for this job, so provision and fetch are not redone."""
+    spec, run = job.spec, runner or SubprocessRunner()
     tuple_dir = out_dir / spec.id
     tuple_dir.mkdir(parents=True, exist_ok=True)
     log = tuple_dir / "build.log"
     log.write_text(f"# {spec.id}\n")
     began = time.monotonic()
-    state: dict[str, Any] = {"key": None}
-
-    def stage(name: str, inputs: dict[str, Any], work: Callable[[], tuple[Any, dict[str, Any]]]) -> Any:
-        on_stage(name)
-        with log.open("a") as out:
-            out.write(f"\n=== {name} ===\n")
-        started, t0 = now_iso(), time.monotonic()
-        try:
-            value, outputs = work()
-        except StageFailed as err:
-            outcome = "skipped" if err.skipped else "failed"
-            write_record(
-                tuple_dir,
-                StageRecord(
-                    spec_id=spec.id,
-                    stage=name,
-                    outcome=outcome,
-                    started=started,
-                    seconds=time.monotonic() - t0,
-                    inputs=inputs,
-                    cause=err.cause,
-                    message=err.message,
-                ),
-            )
-            raise
-        write_record(
-            tuple_dir,
-            StageRecord(
-                spec_id=spec.id,
-                stage=name,
-                outcome="ok",
-                started=started,
-                seconds=time.monotonic() - t0,
-                inputs=inputs,
-                outputs=outputs,
-            ),
-        )
-        return value
-
+    stage = StageRecorder(spec.id, tuple_dir, log, on_stage)
+    key: str | None = prepared.input_key if prepared else None
     try:
-        recipe = recipe_for(ctx.recipes, spec.package)
-        toolchain: Toolchain = stage(
+        toolchain = stage(
             "provision",
             {"spec": spec.to_json()},
-            lambda: _pair(provision(spec, ctx, runner, log), lambda t: t.describe()),
+            lambda: prepared.toolchain if prepared else provision(spec, ctx, run, log),
+            lambda t: t.describe(),
         )
         with client or httpx.Client(timeout=120) as http:
-            sdist: Sdist = stage(
+            sdist = stage(
                 "fetch",
                 {"package": str(spec.package), "version": str(spec.version)},
-                lambda: _pair(fetch_sdist(spec, ctx, http), lambda s: s.describe()),
+                lambda: prepared.sdist if prepared else fetch_sdist(spec, ctx, http),
+                lambda s: s.describe(),
             )
-        compiler = compiler_version(ctx, runner, log)
-        state["key"] = input_key_of(spec, ctx, toolchain, sdist, compiler)
+        ready = prepared or finish(job, ctx, toolchain, sdist, run, log)
+        key = ready.input_key
         built = stage(
             "build",
             {"sdist": sdist.describe(), "toolchain": toolchain.describe()},
-            lambda: _pair(
-                build_wheel(spec, ctx, recipe, toolchain, sdist, tuple_dir, runner, log),
-                lambda b: {
-                    "wheel": str(b.path),
-                    "sha256": sha256_file(b.path),
-                    "patches": b.patches,
-                    "flags": b.flags,
-                },
-            ),
+            lambda: build_wheel(job, ctx, toolchain, sdist, tuple_dir, run, log),
+            lambda b: {"wheel": str(b.path), "sha256": sha256_file(b.path), "patches": b.patches, "flags": b.flags},
         )
-        provenance = {
-            "spec": spec.to_json(),
-            "input_key": state["key"],
-            "sdist": sdist.describe(),
-            "recipe": {"package": str(recipe.package), "switches": recipe.build_env(spec)},
-            "patches": built.patches,
-            "toolkit": {"cuda_home": str(toolchain.cuda_home), "nvcc": toolchain.nvcc_version},
-            "compiler": compiler,
-            "torch": {
-                "version": toolchain.torch_version,
-                "cuda": toolchain.torch_cuda,
-                "cxx11_abi": toolchain.cxx11_abi,
-            },
-            "flags": built.flags,
-        }
         repaired = stage(
             "repair",
             {"wheel": str(built.path)},
-            lambda: _pair(
-                repair_wheel(
-                    spec, ctx, recipe, built.path, torch_requires(toolchain.env), provenance, tuple_dir, runner, log
-                ),
-                lambda r: {
-                    "wheel": str(r.path),
-                    "sha256": sha256_file(r.path),
-                    "tags": list(r.platform_tags),
-                    "sym_tag": r.sym_tag,
-                    "dependency_changes": r.dependency_changes,
-                },
+            lambda: repair_wheel(
+                job, ctx, built.path, torch_requires(toolchain.env), provenance(job, ready, built), tuple_dir, run, log
             ),
+            lambda r: {
+                "wheel": str(r.path),
+                "sha256": sha256_file(r.path),
+                "tags": list(r.platform_tags),
+                "sym_tag": r.sym_tag,
+                "dependency_changes": r.dependency_changes,
+            },
         )
         stage(
             "verify",
             {"wheel": str(repaired.path)},
-            lambda: _pair(
-                None,
-                lambda _: verify_wheel(spec, ctx, recipe, toolchain, repaired.path, tuple_dir, runner, log),
-            ),
+            lambda: verify_wheel(job, ctx, toolchain, repaired.path, tuple_dir, run, log),
+            lambda checks: checks,
         )
     except StageFailed as err:
         return TupleResult(
             spec=spec,
-            outcome="skipped" if err.skipped else "failed",
+            outcome=Outcome.SKIPPED if err.skipped else Outcome.FAILED,
             stage=err.stage,
             cause=err.cause,
             message=err.message,
             wheel=None,
             log=log,
-            input_key=state["key"],
+            input_key=key,
             seconds=time.monotonic() - began,
         )
     return TupleResult(
         spec=spec,
-        outcome="built",
+        outcome=Outcome.BUILT,
         stage="verify",
         cause=None,
         message=None,
         wheel=repaired.path,
         log=log,
-        input_key=state["key"],
+        input_key=key,
         seconds=time.monotonic() - began,
     )
-
-
-def _pair(value: Any, describe: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    return value, describe(value)

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from factory.run import RunReport, TupleOutcome
 from factory.spec import BuildSpec
+from index_server.contract import Outcome
 
-_STYLE = {"published": "green", "unchanged": "cyan", "failed": "bold red", "skipped": "yellow"}
+_STYLE = {Outcome.PUBLISHED: "green", Outcome.UNCHANGED: "cyan", Outcome.FAILED: "bold red", Outcome.SKIPPED: "yellow"}
 
 
 class RichProgress:
@@ -56,7 +57,7 @@ class RichProgress:
                 self._bars.remove_task(task)
             self._bars.advance(self._overall)
             style = _STYLE.get(outcome.outcome, "")
-            detail = f" at {outcome.stage}: {outcome.cause}" if outcome.outcome == "failed" else ""
+            detail = f" at {outcome.stage}: {outcome.cause}" if outcome.outcome == Outcome.FAILED else ""
             line = f"[{style}]{outcome.outcome:>9}[/] {spec.id}{detail} ({outcome.seconds:.0f} s)"
             self._bars.console.print(line)
 

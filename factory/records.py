@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
+from index_server.contract import Cause, Outcome
+from index_server.storage import write_atomic
 
 
 class StageFailed(FactoryError):
     """One stage of one tuple did not complete; `cause` classifies it, `message` is the first error line."""
 
-    def __init__(self, stage: str, cause: str, message: str, *, skipped: bool = False) -> None:
+    def __init__(self, stage: str, cause: Cause, message: str, *, skipped: bool = False) -> None:
         super().__init__(f"{stage}: {cause}: {message}")
         self.stage = stage
         self.cause = cause
@@ -32,12 +33,12 @@ class StageFailed(FactoryError):
 class StageRecord:
     spec_id: str
     stage: str
-    outcome: str  # ok | failed | skipped
+    outcome: Outcome  # OK, FAILED or SKIPPED
     started: str
     seconds: float
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
-    cause: str | None = None
+    cause: Cause | None = None
     message: str | None = None
 
 
@@ -46,18 +47,15 @@ def now_iso() -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """`data` as JSON at `path`, through the one atomic writer (unique temp name, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    write_atomic(path, text.encode(), tmp_dir=path.parent)
 
 
 def write_record(tuple_dir: Path, record: StageRecord) -> Path:

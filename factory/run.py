@@ -19,19 +19,18 @@ from typing import Any, Protocol
 
 from factory.errors import FactoryError
 from factory.spec import BuildSpec
-
-OUTCOMES = ("published", "unchanged", "failed", "skipped")
+from index_server.contract import RUN_OUTCOMES, Cause, Outcome
 
 
 class BuildResult(Protocol):
     @property
-    def outcome(self) -> str: ...  # built | failed | skipped
+    def outcome(self) -> Outcome: ...  # BUILT, FAILED or SKIPPED
 
     @property
     def stage(self) -> str | None: ...
 
     @property
-    def cause(self) -> str | None: ...
+    def cause(self) -> Cause | None: ...
 
     @property
     def message(self) -> str | None: ...
@@ -71,9 +70,9 @@ class Progress(Protocol):
 @dataclass(frozen=True, kw_only=True)
 class TupleOutcome:
     spec: BuildSpec
-    outcome: str
+    outcome: Outcome  # one of RUN_OUTCOMES
     stage: str | None = None
-    cause: str | None = None
+    cause: Cause | None = None
     message: str | None = None
     wheel: str | None = None
     log: Path | None = None
@@ -104,10 +103,10 @@ class RunReport:
 
     @property
     def failed(self) -> list[TupleOutcome]:
-        return [t for t in self.tuples if t.outcome == "failed"]
+        return [t for t in self.tuples if t.outcome == Outcome.FAILED]
 
     def counts(self) -> dict[str, int]:
-        return {o: sum(1 for t in self.tuples if t.outcome == o) for o in OUTCOMES}
+        return {str(o): sum(1 for t in self.tuples if t.outcome == o) for o in RUN_OUTCOMES}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,9 +157,9 @@ def run_matrix(
         except Exception as err:  # isolate any tuple's crash from the others
             outcome = TupleOutcome(
                 spec=spec,
-                outcome="failed",
+                outcome=Outcome.FAILED,
                 stage="internal",
-                cause="internal-error",
+                cause=Cause.INTERNAL_ERROR,
                 message=f"{type(err).__name__}: {err}",
             )
         outcome = _with_seconds(outcome, time.monotonic() - began)
@@ -192,26 +191,26 @@ def _one_tuple(
     except FactoryError:
         key = None  # the build below reaches the same failure and records it, classified
     if key is not None and key in published:
-        return TupleOutcome(spec=spec, outcome="unchanged", input_key=key)
+        return TupleOutcome(spec=spec, outcome=Outcome.UNCHANGED, input_key=key)
     result = builder.build(spec, lambda stage: progress.stage(spec, stage))
     recorded = TupleOutcome(
         spec=spec,
-        outcome="skipped" if result.outcome == "skipped" else "failed",
+        outcome=Outcome.SKIPPED if result.outcome == Outcome.SKIPPED else Outcome.FAILED,
         stage=result.stage,
         cause=result.cause,
         message=result.message,
         log=result.log,
         input_key=result.input_key or key,
     )
-    if result.outcome != "built" or result.wheel is None:
+    if result.outcome != Outcome.BUILT or result.wheel is None:
         return recorded
     progress.stage(spec, "publish")
     try:
         with publish_lock:
             filename = publisher.publish(result.wheel)
     except FactoryError as err:
-        return replace(recorded, stage="publish", cause="publish-rejected", message=str(err))
-    return replace(recorded, outcome="published", stage=None, cause=None, message=None, wheel=filename)
+        return replace(recorded, stage="publish", cause=Cause.PUBLISH_REJECTED, message=str(err))
+    return replace(recorded, outcome=Outcome.PUBLISHED, stage=None, cause=None, message=None, wheel=filename)
 
 
 def _with_seconds(outcome: TupleOutcome, seconds: float) -> TupleOutcome:

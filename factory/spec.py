@@ -1,4 +1,4 @@
-"""BuildSpec: the one tuple type every stage takes, and the build label that wheels carry.
+"""BuildSpec: the one tuple type every stage takes (the build label it renders lives in the index's contract).
 
 A spec's `id` is stable (`causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1`) and names the tuple in
 logs, records, reports and the index. The local version label (`cu.13.0.torch.2.14.abi.1`) puts every
@@ -7,12 +7,13 @@ number in its own dotted segment so PEP 440 compares them as integers (torch 2.1
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
+
+from index_server.contract import BuildLabel, SpecInfo, tag_of_python
 
 
 def minor_of(version: Version) -> str:
@@ -49,7 +50,7 @@ class BuildSpec:
 
     @property
     def python_tag(self) -> str:
-        return "cp" + self.python.replace(".", "")
+        return tag_of_python(self.python)
 
     @property
     def abi_flag(self) -> int:
@@ -97,7 +98,7 @@ class BuildSpec:
     def channel(self) -> str:
         return f"cu{self.cuda_major}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SpecInfo:
         return {
             "id": self.id,
             "package": str(self.package),
@@ -134,38 +135,4 @@ class BuildSpec:
             ptx=data.get("ptx"),
             exact_torch_pin=bool(data.get("exact_torch_pin", False)),
             torch_on_pypi=bool(data.get("torch_on_pypi", False)),
-        )
-
-
-_LABEL = re.compile(r"^cu\.(\d+)\.(\d+)\.torch\.(\d+)\.(\d+)\.abi\.([01])$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuildLabel:
-    """What a wheel's local version label says about its build; parsed back by the index."""
-
-    cuda: Version
-    torch_minor: str
-    cxx11_abi: bool
-
-    @property
-    def cuda_major(self) -> int:
-        return self.cuda.major
-
-    def render(self) -> str:
-        return f"cu.{self.cuda.major}.{self.cuda.minor}.torch.{self.torch_minor}.abi.{int(self.cxx11_abi)}"
-
-    @classmethod
-    def parse(cls, version: str | Version) -> BuildLabel | None:
-        """The label of `2.3.2.post1+cu.13.0.torch.2.14.abi.1`, or None for a version without one."""
-        local = Version(str(version)).local
-        if local is None:
-            return None
-        m = _LABEL.match(local)
-        if m is None:
-            return None
-        return cls(
-            cuda=Version(f"{m[1]}.{m[2]}"),
-            torch_minor=f"{m[3]}.{m[4]}",
-            cxx11_abi=m[5] == "1",
         )

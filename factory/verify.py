@@ -12,11 +12,12 @@ from importlib import resources
 from pathlib import Path
 
 from factory.context import BuildContext
+from factory.job import Job
 from factory.process import Runner
-from factory.provision import Toolchain, install_torch_env, uv_env, uv_index_args
-from factory.recipes import Recipe
+from factory.provision import Toolchain
 from factory.records import StageFailed
-from factory.spec import BuildSpec
+from factory.uv_envs import install_torch_env, uv_env, uv_index_args
+from index_server.contract import Cause
 
 
 def import_snippet(modules: tuple[str, ...]) -> str:
@@ -26,15 +27,15 @@ def import_snippet(modules: tuple[str, ...]) -> str:
 
 
 def verify_wheel(
-    spec: BuildSpec,
+    job: Job,
     ctx: BuildContext,
-    recipe: Recipe,
     toolchain: Toolchain,
     wheel: Path,
     tuple_dir: Path,
     runner: Runner,
     log: Path,
 ) -> dict[str, object]:
+    spec = job.spec
     venv = tuple_dir / "verify-env"
     if venv.exists():
         shutil.rmtree(venv)
@@ -47,11 +48,11 @@ def verify_wheel(
     try:
         put = runner([ctx.uv, "pip", "install", "--python", python, "--no-deps", wheel], env=env, cwd=None, log=log)
         if not put.ok:
-            raise StageFailed("verify", "install-failed", put.summary())
-        ext = runner([python, "-c", import_snippet(recipe.import_modules)], env=dict(ctx.base_env), cwd=venv, log=log)
+            raise StageFailed("verify", Cause.INSTALL_FAILED, put.summary())
+        ext = runner([python, "-c", import_snippet(job.import_modules)], env=dict(ctx.base_env), cwd=venv, log=log)
         if not ext.ok:
-            raise StageFailed("verify", "import-failed", ext.summary())
-        checks["extension_import"] = list(recipe.import_modules)
+            raise StageFailed("verify", Cause.IMPORT_FAILED, ext.summary())
+        checks["extension_import"] = list(job.import_modules)
         if ctx.verify_dependencies:
             constraints = venv / "constraints.txt"
             constraints.write_text(spec.torch_requirement + "\n")
@@ -68,16 +69,16 @@ def verify_wheel(
             ]
             deps = runner(argv, env=env, cwd=None, log=log)
             if not deps.ok:
-                raise StageFailed("verify", "dependency-conflict", deps.summary())
-            top = runner([python, "-c", import_snippet((recipe.top_level,))], env=dict(ctx.base_env), cwd=venv, log=log)
+                raise StageFailed("verify", Cause.DEPENDENCY_CONFLICT, deps.summary())
+            top = runner([python, "-c", import_snippet((job.top_level,))], env=dict(ctx.base_env), cwd=venv, log=log)
             if not top.ok:
-                raise StageFailed("verify", "import-failed", top.summary())
-            checks["package_import"] = recipe.top_level
+                raise StageFailed("verify", Cause.IMPORT_FAILED, top.summary())
+            checks["package_import"] = job.top_level
         if ctx.gpu_check:
             script = Path(str(resources.files("factory").joinpath("data/gpu_numerics.py")))
             numerics = runner([python, script, str(spec.package)], env=dict(ctx.base_env), cwd=venv, log=log)
             if not numerics.ok:
-                raise StageFailed("verify", "numerics-failed", numerics.summary())
+                raise StageFailed("verify", Cause.NUMERICS_FAILED, numerics.summary())
             checks["gpu_numerics"] = numerics.output.strip().splitlines()
     finally:
         shutil.rmtree(venv, ignore_errors=True)

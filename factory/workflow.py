@@ -11,7 +11,7 @@ import re
 import shlex
 from typing import Any
 
-from factory.build import torch_arch_list
+from factory.job import torch_arch_list
 from factory.matrix import MatrixConfig
 from factory.recipes import Recipe
 from factory.spec import BuildSpec

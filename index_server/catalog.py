@@ -116,11 +116,6 @@ class Catalog:
             self._insert(db, record)
         return None
 
-    def add(self, record: FileRecord) -> bool:
-        """Insert a row; False when a row of that filename already exists (nothing changed)."""
-        with self._lock, self._connect() as db:
-            return self._insert(db, record)
-
     @staticmethod
     def _insert(db: sqlite3.Connection, record: FileRecord) -> bool:
         cursor = db.execute(

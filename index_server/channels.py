@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from factory.spec import BuildLabel
+from index_server.contract import BuildLabel
 
 CHANNELS = (11, 12, 13)
 

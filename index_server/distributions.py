@@ -29,10 +29,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from index_server.contract import BUILD_INFO_NAME
 from index_server.errors import InvalidDistribution, TooLarge
 from index_server.settings import Limits
 
-BUILD_INFO_NAME = "factory_build.json"
 _CHUNK = 1 << 20
 
 

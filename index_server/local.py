@@ -50,9 +50,3 @@ class LocalIndex:
 
     def file_path(self, record: FileRecord) -> Path:
         return self.store.path(record.project, record.filename)
-
-    def yank(self, filename: str, reason: str = "") -> None:
-        self.catalog.set_yanked(filename, reason)
-
-    def unyank(self, filename: str) -> None:
-        self.catalog.set_yanked(filename, None)

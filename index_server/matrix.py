@@ -8,8 +8,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from factory.spec import BuildLabel
 from index_server.catalog import FileRecord
+from index_server.contract import BuildLabel, Outcome, python_of_tag
 
 
 @dataclass(frozen=True, order=True)
@@ -23,9 +23,12 @@ class RowKey:
         return f"torch {self.torch} · CUDA {self.cuda} · abi{self.abi}"
 
 
+MISSING = "missing"  # a cell no run report or file speaks of
+
+
 @dataclass
 class Cell:
-    status: str  # published | failed | skipped | unchanged | missing
+    status: str  # an Outcome of RUN_OUTCOMES, or MISSING
     file: FileRecord | None = None
     tuple_id: str | None = None
     run_id: str | None = None
@@ -45,12 +48,6 @@ class Matrix:
     other_files: list[FileRecord] = field(default_factory=list)
 
 
-def _python_of_tag(tag: str) -> str | None:
-    if tag.startswith("cp") and tag[2:].isdigit() and len(tag) >= 4:
-        return f"{tag[2]}.{tag[3:]}"
-    return None
-
-
 def _key_of_spec(spec: Mapping[str, Any]) -> tuple[str, RowKey, str] | None:
     try:
         key = RowKey(Version(str(spec["torch"])), Version(str(spec["cuda"])), int(bool(spec["cxx11_abi"])))
@@ -65,7 +62,7 @@ def _key_of_file(record: FileRecord) -> tuple[str, RowKey, str] | None:
         if found:
             return found
     label = BuildLabel.parse(record.version)
-    python = _python_of_tag(record.python_tag)
+    python = python_of_tag(record.python_tag)
     if label is None or python is None:
         return None
     key = RowKey(Version(label.torch_minor), label.cuda, int(label.cxx11_abi))
@@ -89,10 +86,10 @@ def build_matrix(
             found = _key_of_spec(spec)
             if found is None:
                 continue
-            cell = entries.setdefault(found, Cell(status="missing"))
-            if row.get("outcome") == "unchanged" and cell.has_log:
+            cell = entries.setdefault(found, Cell(status=MISSING))
+            if row.get("outcome") == Outcome.UNCHANGED and cell.has_log:
                 continue  # a run that built nothing keeps the link to the log of the build it skipped
-            cell.status = str(row.get("outcome", "missing"))
+            cell.status = str(row.get("outcome", MISSING))
             cell.tuple_id, cell.run_id = row.get("id"), str(report.get("run_id"))
             cell.has_log = bool(row.get("log"))
             cell.cause, cell.message, cell.stage = row.get("cause"), row.get("message"), row.get("stage")
@@ -101,11 +98,11 @@ def build_matrix(
         if found is None:
             other.append(record)
             continue
-        cell = entries.setdefault(found, Cell(status="published"))
+        cell = entries.setdefault(found, Cell(status=Outcome.PUBLISHED))
         if cell.file is None or record.upload_time > cell.file.upload_time:
             cell.file = record
-        if cell.status in ("missing", "skipped", "unchanged"):
-            cell.status = "published"
+        if cell.status in (MISSING, Outcome.SKIPPED, Outcome.UNCHANGED):
+            cell.status = Outcome.PUBLISHED
     versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
     chosen = version if version in versions else (versions[0] if versions else None)
     matrix = Matrix(project=project, version=chosen, versions=versions, pythons=[], other_files=other)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from index_server.catalog import Catalog
+from index_server.contract import RUN_OUTCOMES
 from index_server.errors import InvalidDistribution, UnknownFile
 from index_server.storage import copy_tree_atomic
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-OUTCOMES = ("published", "failed", "skipped", "unchanged")
 
 
 class ReportError(InvalidDistribution):
@@ -29,8 +29,9 @@ def _check_report(report: dict[str, Any]) -> None:
     for row in report["tuples"]:
         if not _SAFE.match(str(row.get("id", ""))):
             raise ReportError(f"tuple id {row.get('id')!r} must be letters, digits and ._+-")
-        if row.get("outcome") not in OUTCOMES:
-            raise ReportError(f"{row['id']}: outcome {row.get('outcome')!r} is not one of {OUTCOMES}")
+        if row.get("outcome") not in RUN_OUTCOMES:
+            allowed = ", ".join(RUN_OUTCOMES)
+            raise ReportError(f"{row['id']}: outcome {row.get('outcome')!r} is not one of {allowed}")
 
 
 class ReportStore:

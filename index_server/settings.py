@@ -16,12 +16,6 @@ DEFAULT_UPSTREAM = "https://pypi.org/simple/"
 DEFAULT_NEVER_UPSTREAM = ("torch", "torchvision", "torchaudio")
 
 
-def _default_root_channel() -> dict[str, int]:
-    from factory.knowledge import load_knowledge
-
-    return load_knowledge().pypi_cuda_major()
-
-
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     """Zip-bomb and size limits applied to every ingested file."""
@@ -40,7 +34,9 @@ class IndexSettings:
     upstream_ttl_s: float = 600.0
     upstream_timeout_s: float = 20.0
     never_upstream: tuple[str, ...] = DEFAULT_NEVER_UPSTREAM
-    root_cuda_major: dict[str, int] = field(default_factory=_default_root_channel)
+    # torch minor -> CUDA major of PyPI's own torch: which builds `/simple/` lists. The CLI computes it
+    # from the factory's knowledge table; empty, the root channel lists only unlabelled files.
+    root_cuda_major: dict[str, int] = field(default_factory=dict)
     page_max_age_s: int = 60
     public_url: str | None = None  # e.g. https://wheels.example.org, used in the sentinel's message
     access_log: Path | None = None  # one line per request: "METHOD PATH STATUS"

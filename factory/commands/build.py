@@ -10,7 +10,9 @@ from rich.status import Status
 from rich.table import Table
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
+from factory.job import resolve
 from factory.pipeline import build_tuple
+from index_server.contract import Outcome
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
             def show(stage: str, spec_id: str = spec.id, status: Status = status) -> None:
                 status.update(f"{spec_id}: {stage}")
 
-            result = build_tuple(spec, ctx, out, on_stage=show)
-        colour = {"built": "green", "skipped": "yellow"}.get(result.outcome, "red")
+            result = build_tuple(resolve(spec, ctx.recipes), ctx, out, on_stage=show)
+        colour = {Outcome.BUILT: "green", Outcome.SKIPPED: "yellow"}.get(result.outcome, "red")
         console.print(
             f"  [{colour}]{result.outcome}[/] in {result.seconds:.0f} s"
             + (
                 f" at {result.stage}: {result.cause}: {result.message}"
-                if result.outcome != "built"
+                if result.outcome != Outcome.BUILT
                 else f": {result.wheel}"
             )
         )
@@ -58,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
             f"{r.seconds:.0f}",
         )
     console.print(table)
-    return 1 if any(r.outcome == "failed" for r in results) else 0
+    return 1 if any(r.outcome == Outcome.FAILED for r in results) else 0

@@ -18,12 +18,9 @@ from rich.table import Table
 
 from factory.discover import (
     Discovery,
-    TorchFacts,
     compare,
-    cuda_from_metadata,
     new_sdists,
     python_span,
-    torch_releases,
     tuple_changes,
     updated_knowledge,
 )
@@ -31,6 +28,7 @@ from factory.knowledge import Knowledge, load_knowledge
 from factory.matrix import MatrixConfig, load_matrix
 from factory.pypi import PYPI, PyPI
 from factory.recipes import Recipe, load_recipes
+from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +67,7 @@ def discover(
     """Fetch what the comparison needs: torch's releases, one METADATA per minor, the packages' sdists."""
     oldest = next(iter(knowledge.minors))
     facts: dict[str, TorchFacts] = {}
-    for minor, release in torch_releases(pypi.releases("torch"), since=oldest).items():
+    for minor, release in torch_releases(pypi.releases("torch"), since=oldest, tag_floors=knowledge.tag_floors).items():
         metadata = pypi.wheel_metadata(release.probe)
         cuda, evidence = cuda_from_metadata(metadata.text, release.probe_python)
         facts[minor] = TorchFacts(release=release, pypi_cuda=cuda, evidence=evidence, via=metadata.via)

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from factory.build import gencode_flags
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.context import BuildContext
 from factory.errors import FactoryError, PlanError
-from factory.pipeline import compiler_version
+from factory.inputs import compiler_version
+from factory.job import resolve
 from factory.process import SubprocessRunner
-from factory.recipes import load_recipes, recipe_for
+from factory.provenance import outside_provenance
+from factory.recipes import load_recipes
 from factory.records import StageFailed, sha256_file
 from factory.repair import repair_wheel
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.wheel.is_file():
         raise FactoryError(f"--wheel {args.wheel}: no such file")
     recipes = load_recipes(args.recipes)
-    recipe = recipe_for(recipes, spec.package)
+    job = resolve(spec, recipes)
     work = Path(tempfile.mkdtemp(prefix="factory-repair-"))
     log = work / "repair.log"
     ctx = BuildContext(
@@ -65,20 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if not probed.ok:
         raise FactoryError(f"{args.torch_python} has no torch to read pins from; pass --torch-python")
     torch_version, pins = json.loads(probed.output.strip().splitlines()[-1])
-    provenance = {
-        "spec": spec.to_json(),
-        "input_key": None,
-        "sdist": {"sha256": args.sdist_sha256},
-        "raw_wheel_sha256": sha256_file(args.wheel),
-        "recipe": {"package": str(recipe.package), "switches": recipe.build_env(spec)},
-        "patches": [{"name": p.name, "file": p.file, "why": p.why} for p in recipe.patches_for(spec)],
-        "compiler": compiler_version(ctx, runner, log),
-        "torch": {"version": torch_version},
-        "flags": {"gencode": " ".join(gencode_flags(spec))},
-        "built_by": "factory repair (wheel compiled outside the factory's build stage)",
-    }
+    compiler = compiler_version(ctx, runner, log)
+    provenance = outside_provenance(job, args.sdist_sha256, sha256_file(args.wheel), compiler, torch_version)
     try:
-        repaired = repair_wheel(spec, ctx, recipe, args.wheel, pins, provenance, work, runner, log)
+        repaired = repair_wheel(job, ctx, args.wheel, pins, provenance, work, runner, log)
     except StageFailed as err:
         console.print(f"[red]repair failed[/]: {err.cause}: {err.message}\nlog: {log}")
         return 1

@@ -11,6 +11,8 @@ from rich.console import Console
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
 from factory.context import BuildContext
+from factory.inputs import Prepared
+from factory.job import Job, resolve
 from factory.pipeline import TupleResult, build_tuple, compute_input_key
 from factory.progress import RichProgress, summary_table
 from factory.publish import IndexPublisher
@@ -20,16 +22,27 @@ from factory.spec import BuildSpec
 
 
 class PipelineBuilder:
-    """factory.run.Builder over the real stages."""
+    """factory.run.Builder over the real stages: each spec resolved once into its job, and what
+    computing its input key provisioned and fetched handed on to its build."""
 
     def __init__(self, ctx: BuildContext, work: Path) -> None:
         self.ctx, self.work = ctx, work
+        self._jobs: dict[str, Job] = {}
+        self._prepared: dict[str, Prepared] = {}  # each spec is handled by one worker thread
+
+    def _job(self, spec: BuildSpec) -> Job:
+        if spec.id not in self._jobs:
+            self._jobs[spec.id] = resolve(spec, self.ctx.recipes)
+        return self._jobs[spec.id]
 
     def input_key(self, spec: BuildSpec) -> str:
-        return compute_input_key(spec, self.ctx, self.work)
+        prepared = compute_input_key(self._job(spec), self.ctx, self.work)
+        self._prepared[spec.id] = prepared
+        return prepared.input_key
 
     def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> TupleResult:
-        return build_tuple(spec, self.ctx, self.work, on_stage=on_stage)
+        prepared = self._prepared.pop(spec.id, None)
+        return build_tuple(self._job(spec), self.ctx, self.work, on_stage=on_stage, prepared=prepared)
 
 
 def machine_jobs() -> int:

@@ -1,4 +1,4 @@
-"""`factory serve`, `factory export-static`, `factory yank` / `factory unyank`: the index's commands.
+"""`factory serve`: the package index on a host and port.
 
 The only place that reads FACTORY_UPLOAD_TOKENS; everything else gets IndexSettings.
 """
@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.commands.index_options import add_data, root_cuda_major
 from index_server.settings import DEFAULT_NEVER_UPSTREAM, DEFAULT_UPSTREAM, IndexSettings
 
 TOKENS_ENV = "FACTORY_UPLOAD_TOKENS"
 
 
-class IndexCommandError(FactoryError):
-    """An index command failed (unknown file, export target not empty, ...)."""
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the package index (Simple API, uploads, web matrix)")
-    _add_data(serve)
+    add_data(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -41,24 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--access-log", type=Path, help="append 'METHOD PATH STATUS' per request to this file")
     serve.set_defaults(handler=run_serve)
 
-    export = sub.add_parser("export-static", help="write the index as a static tree (HTML, JSON, files)")
-    _add_data(export)
-    export.add_argument("--out", type=Path, required=True, help="an empty or new directory")
-    export.add_argument("--base-url", default="", help="where the export will be served (used in the web pages' links)")
-    export.set_defaults(handler=run_export)
-
-    for name, verb in (("yank", "yank"), ("unyank", "unyank")):
-        p = sub.add_parser(name, help=f"{verb} a file (PEP 592): installers skip it unless pinned exactly")
-        _add_data(p)
-        p.add_argument("filename", help="the file's name, e.g. mamba_ssm-2.3.2...whl")
-        if name == "yank":
-            p.add_argument("--reason", default="", help="shown to users by pip")
-        p.set_defaults(handler=run_yank if name == "yank" else run_unyank)
-
-
-def _add_data(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="the index's data directory")
-
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> IndexSettings:
     tokens = frozenset(t.strip() for t in environ.get(TOKENS_ENV, "").split(",") if t.strip())
@@ -69,6 +46,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Ind
         upstream_url=upstream,
         upstream_ttl_s=args.upstream_ttl,
         never_upstream=tuple(args.never_upstream) if args.never_upstream else DEFAULT_NEVER_UPSTREAM,
+        root_cuda_major=root_cuda_major(args),
         public_url=args.public_url,
         access_log=args.access_log,
     )
@@ -88,36 +66,3 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"  uploads disabled: set {TOKENS_ENV}=token1,token2 to enable /legacy/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from index_server.export import export_static
-    from index_server.local import LocalIndex
-
-    index = LocalIndex(args.data)
-    try:
-        count = export_static(index, args.out, args.base_url.rstrip("/"))
-    except FileExistsError as err:
-        raise IndexCommandError(str(err)) from None
-    print(f"exported {count} files to {args.out}; serve it with any static server", file=sys.stdout)
-    return 0
-
-
-def _set_yank(args: argparse.Namespace, reason: str | None) -> int:
-    from index_server.errors import IndexError as IndexRefusal
-    from index_server.local import LocalIndex
-
-    try:
-        LocalIndex(args.data).catalog.set_yanked(args.filename, reason)
-    except IndexRefusal as err:
-        raise IndexCommandError(str(err)) from None
-    print(f"{args.filename}: {'yanked' if reason is not None else 'unyanked'}")
-    return 0
-
-
-def run_yank(args: argparse.Namespace) -> int:
-    return _set_yank(args, args.reason)
-
-
-def run_unyank(args: argparse.Namespace) -> int:
-    return _set_yank(args, None)

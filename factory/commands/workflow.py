@@ -10,11 +10,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from factory.build import apply_patches
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.errors import ConfigError, PlanError
+from factory.job import resolve
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
+from factory.patches import apply_patches
 from factory.plan import plan
 from factory.recipes import load_recipes, recipe_for
 from factory.spec import BuildSpec
@@ -79,9 +80,8 @@ def _spec(args: argparse.Namespace) -> BuildSpec:
 
 def run_patch(args: argparse.Namespace) -> int:
     spec = _spec(args)
-    recipe = recipe_for(load_recipes(args.recipes), spec.package)
     try:
-        applied_all = apply_patches(args.source, recipe.patches_for(spec), spec)
+        applied_all = apply_patches(args.source, resolve(spec, load_recipes(args.recipes)).patches)
     except FileNotFoundError as missing:
         raise ConfigError(
             f"--source {args.source}: {missing.filename} not found; pass the unpacked sdist's top folder"

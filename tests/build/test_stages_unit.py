@@ -9,11 +9,16 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from spec_builders import make_spec
 
-from factory.build import apply_patches, classify_failure, gencode_flags, torch_arch_list
+from factory.auditwheel import check_show
+from factory.build_log import classify_failure
+from factory.job import gencode_flags, resolve, torch_arch_list
+from factory.patches import apply_patches
+from factory.platform_tag import PlatformTag
 from factory.recipes import load_recipes
 from factory.records import StageFailed
-from factory.repair import check_show, glibc_of, render_guard, rewrite_dependencies, rewrite_metadata
+from factory.repair_plan import render_guard
 from factory.spec import BuildSpec
+from factory.wheel_metadata import rewrite_dependencies, rewrite_metadata
 
 
 def spec(**kw: object) -> BuildSpec:
@@ -42,9 +47,8 @@ def test_real_recipe_patches_apply_to_a_setup_py_shaped_like_upstream(tmp_path: 
         'if v >= 12.8:\n    cc_flag.append("-gencode")\n    cc_flag.append("arch=compute_100,code=sm_100")\n'
         'args = {"cxx": ["-O3", "-std=c++17"], "nvcc": ["-std=c++17"]}\n'
     )
-    recipe = load_recipes()[canonicalize_name("mamba-ssm")]
     s = spec(archs=("90",), ptx=None)
-    applied = apply_patches(tmp_path, recipe.patches_for(s), s)
+    applied = apply_patches(tmp_path, resolve(s, load_recipes()).patches)
     text = setup.read_text()
     assert "compute_75" not in text and "compute_100" not in text
     assert "cc_flag = ['-gencode', 'arch=compute_90,code=sm_90']" in text
@@ -62,9 +66,8 @@ def test_cxx20_patch_only_for_new_torch() -> None:
 
 def test_patch_that_no_longer_matches_fails_clearly(tmp_path: Path) -> None:
     (tmp_path / "setup.py").write_text("nothing to see\n")
-    recipe = load_recipes()[canonicalize_name("mamba-ssm")]
     with pytest.raises(StageFailed, match="upstream changed") as err:
-        apply_patches(tmp_path, recipe.patches_for(spec()), spec())
+        apply_patches(tmp_path, resolve(spec(), load_recipes()).patches)
     assert err.value.cause == "patch-failed"
 
 
@@ -126,7 +129,9 @@ def test_show_must_agree_with_the_floor() -> None:
     assert err.value.cause == "repair-refused-floor"
     with pytest.raises(StageFailed, match=r"libfoo\.so"):
         check_show({"sym_tag": "manylinux_2_17_x86_64", "external_libs": {"libfoo.so": "/x"}}, spec())
-    assert glibc_of("manylinux2014_x86_64") == (2, 17) and glibc_of("linux_x86_64") > (2, 99)
+    assert PlatformTag.parse("manylinux2014_x86_64").glibc == (2, 17)
+    assert PlatformTag.parse("manylinux1_x86_64").glibc == (2, 5)  # PEP 600's meaning
+    assert PlatformTag.parse("linux_x86_64").newer_than(PlatformTag.parse("manylinux_2_28_x86_64"))
 
 
 def _run_guard(s: BuildSpec, torch_version: str, cuda: str | None, abi: bool) -> None:

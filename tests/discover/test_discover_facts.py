@@ -15,21 +15,20 @@ from factory.discover import (
     TABLE_OUT_OF_DATE,
     UP_TO_DATE,
     Discovery,
-    TorchFacts,
     TupleChanges,
     compare,
-    cuda_from_metadata,
-    glibc_floor,
     new_sdists,
     python_span,
-    torch_releases,
     tuple_changes,
     updated_knowledge,
 )
-from factory.knowledge import parse_knowledge
+from factory.knowledge import load_knowledge, parse_knowledge, torch_wheel_floor
 from factory.matrix import parse_matrix
 from factory.pypi import parse_project
 from factory.recipes import load_recipes
+from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
+
+FLOORS = load_knowledge().tag_floors  # torch's manylinux1 wheels need glibc 2.17
 
 
 def recorded(name: str) -> dict[Version, tuple]:  # type: ignore[type-arg]
@@ -42,14 +41,14 @@ def metadata(filename: str) -> str:
 
 def recorded_facts() -> dict[str, TorchFacts]:
     out = {}
-    for minor, release in torch_releases(recorded("torch"), since="2.3").items():
+    for minor, release in torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS).items():
         cuda, line = cuda_from_metadata(metadata(release.probe.filename), release.probe_python)
         out[minor] = TorchFacts(release=release, pypi_cuda=cuda, evidence=line, via="pep658")
     return out
 
 
 def test_newest_final_release_per_minor() -> None:
-    releases = torch_releases(recorded("torch"), since="2.3")
+    releases = torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS)
     assert next(iter(releases)) == "2.3" and "2.2" not in releases
     assert list(releases) == sorted(releases, key=Version)  # 2.10 after 2.9
     assert releases["2.12"].version == Version("2.12.1")
@@ -59,22 +58,23 @@ def test_newest_final_release_per_minor() -> None:
 
 
 def test_python_range_from_cp_tags() -> None:
-    releases = torch_releases(recorded("torch"), since="2.3")
+    releases = torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS)
     assert releases["2.3"].pythons == ("3.8", "3.9", "3.10", "3.11", "3.12")
     assert releases["2.9"].pythons == ("3.10", "3.11", "3.12", "3.13", "3.14")  # cp313t/cp314t not counted
     assert releases["2.15"].pythons[0] == "3.11"
 
 
 def test_floor_from_platform_tag() -> None:
-    releases = torch_releases(recorded("torch"), since="2.3")
+    releases = torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS)
     assert releases["2.6"].glibc_floor == "2.17"  # manylinux1, as pytorch.toml maps it
     assert releases["2.7"].glibc_floor == "2.28"
-    assert glibc_floor("manylinux_2_34_x86_64") == "2.34"
-    assert glibc_floor("win_amd64") is None and glibc_floor("manylinux_2_28_aarch64") is None
+    assert torch_wheel_floor("manylinux_2_34_x86_64", FLOORS) == "2.34"
+    assert torch_wheel_floor("win_amd64", FLOORS) is None
+    assert torch_wheel_floor("manylinux_2_28_aarch64", FLOORS) is None
 
 
 def test_probe_is_the_cp311_wheel_pip_would_pick() -> None:
-    releases = torch_releases(recorded("torch"), since="2.3")
+    releases = torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS)
     # 2.10.0 was re-uploaded with build tag 3; pip prefers the higher build
     assert releases["2.10"].probe.filename == "torch-2.10.0-3-cp311-cp311-manylinux_2_28_x86_64.whl"
     assert all(r.probe_python == "3.11" for r in releases.values())
@@ -85,7 +85,7 @@ def test_probe_is_the_cp311_wheel_pip_would_pick() -> None:
     [("2.3", "12.1"), ("2.5", "12.4"), ("2.7", "12.6"), ("2.10", "12.8"), ("2.14", "13.0"), ("2.15", "13.2")],
 )
 def test_cuda_from_recorded_metadata(minor: str, cuda: str) -> None:
-    release = torch_releases(recorded("torch"), since="2.3")[minor]
+    release = torch_releases(recorded("torch"), since="2.3", tag_floors=FLOORS)[minor]
     found, line = cuda_from_metadata(metadata(release.probe.filename), "3.11")
     assert found == Version(cuda)
     assert line.startswith(("nvidia-cuda-runtime", "cuda-toolkit"))

@@ -2,7 +2,8 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 from spec_builders import make_spec
 
-from factory.spec import BuildLabel, BuildSpec
+from factory.spec import BuildSpec
+from index_server.contract import BuildLabel
 
 
 def test_id_and_label() -> None:
