@@ -110,5 +110,5 @@ def test_killed_run_resumes_without_rebuilding_finished_tuples(
 
 def test_fixture_matrix_is_planned_like_the_real_one() -> None:
     code = main(["plan", "--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
-                 "--profile", "two", "--json"])  # fmt: skip
+                 "--releases", str(FIXTURE / "releases.toml"), "--profile", "two", "--json"])  # fmt: skip
     assert code == 0
