@@ -18,6 +18,7 @@ COMMANDS = (
     "factory.commands.discover",
     "factory.commands.workflow",
     "factory.commands.run",
+    "factory.commands.learn",
     "factory.commands.serve",
     "factory.commands.export",
     "factory.commands.yank",

@@ -1,5 +1,8 @@
 """discover: PyPI's facts about torch (factory.torch_facts) and the hosted packages against the
-knowledge table and the matrix (pure): what differs, what the table would become, which tuples change.
+knowledge table, the releases table (data/releases.toml) and the matrix (pure): what differs, what the
+tables would become, which tuples change. For each hosted package: each final release with an sdist
+(file, sha256, Requires-Python), against the releases table that planning expands matrix.toml's
+policies against.
 The fetching is done by the caller through `factory.pypi`; everything here takes and returns values.
 """
 
@@ -9,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
@@ -17,13 +21,13 @@ from factory.matrix import MatrixConfig
 from factory.plan import plan
 from factory.pypi import ReleaseFile
 from factory.recipes import Recipe
+from factory.releases import Release, ReleaseTable
 from factory.spec import BuildSpec
 from factory.torch_facts import TorchFacts
 
 # Exit codes of `factory discover`, so a scheduled job can act on them.
 UP_TO_DATE = 0
-TABLE_OUT_OF_DATE = 3  # factory/data/pytorch.toml disagrees with PyPI (maybe also new sdists)
-NEW_SDISTS = 4  # the table agrees, but a hosted package has a release matrix.toml does not list
+TABLE_OUT_OF_DATE = 3  # factory/data/pytorch.toml or factory/data/releases.toml disagrees with PyPI
 
 
 def python_span(pythons: tuple[str, ...] | list[str]) -> str:
@@ -137,21 +141,75 @@ def updated_knowledge(knowledge: Knowledge, facts: dict[str, TorchFacts]) -> Kno
     return dataclasses.replace(knowledge, minors=minors)
 
 
-def new_sdists(
-    matrix: MatrixConfig, releases: dict[NormalizedName, dict[Version, tuple[ReleaseFile, ...]]]
-) -> dict[NormalizedName, list[Version]]:
-    """Final releases with a non-yanked sdist, newer than every version matrix.toml lists."""
-    out: dict[NormalizedName, list[Version]] = {}
-    for entry in matrix.packages:
-        newest = max(entry.versions)
-        out[entry.name] = [
-            v
-            for v, files in sorted(releases.get(entry.name, {}).items())
-            if v > newest
-            and not (v.is_prerelease or v.is_devrelease)
-            and any(f.packagetype == "sdist" and not f.yanked for f in files)
-        ]
+# --- the hosted packages' releases, against the releases table (factory/data/releases.toml) -------------
+
+
+def releases_from_pypi(
+    package: NormalizedName, files: dict[Version, tuple[ReleaseFile, ...]], previous: tuple[Release, ...] = ()
+) -> tuple[Release, ...]:
+    """Each final release with a non-yanked sdist, as a table row. Whether the sdist holds CUDA sources is
+    carried over from `previous` where the sdist is the same file; otherwise it is unknown (None)."""
+    known = {(r.version, r.sha256): r.cuda_sources for r in previous}
+    out = []
+    for version, release_files in sorted(files.items()):
+        if version.is_prerelease or version.is_devrelease:
+            continue
+        sdist = next((f for f in release_files if f.packagetype == "sdist" and not f.yanked), None)
+        if sdist is None:
+            continue
+        out.append(
+            Release(
+                package=package,
+                version=version,
+                sdist=sdist.filename,
+                sha256=sdist.sha256,
+                requires_python=SpecifierSet(sdist.requires_python),
+                cuda_sources=known.get((version, sdist.sha256)),
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseDifference:
+    package: str
+    version: str
+    field: str  # "release" (new on PyPI), "gone" (no longer on PyPI), "sdist", "requires_python"
+    table: str | None
+    pypi: str | None
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def release_differences(table: ReleaseTable, fresh: ReleaseTable) -> list[ReleaseDifference]:
+    """What PyPI lists (`fresh`) that the table does not, per package of `fresh`."""
+    out: list[ReleaseDifference] = []
+    for package, rows in fresh.items():
+        have = {r.version: r for r in table.get(package, ())}
+        now = {r.version: r for r in rows}
+        for version in sorted(set(have) | set(now)):
+            out += [
+                ReleaseDifference(package=package, version=str(version), field=f, table=was, pypi=got, note=note)
+                for f, was, got, note in _release_diffs(have.get(version), now.get(version))
+            ]
     return out
+
+
+def _release_diffs(old: Release | None, new: Release | None) -> list[tuple[str, str | None, str | None, str]]:
+    if old is None:
+        assert new is not None
+        return [("release", None, new.sdist, "new release on PyPI: add it with `factory discover --write-releases`")]
+    if new is None:
+        return [("gone", old.sdist, None, "PyPI no longer lists a non-yanked sdist of it")]
+    diffs: list[tuple[str, str | None, str | None, str]] = []
+    if (old.sdist, old.sha256) != (new.sdist, new.sha256):
+        note = f"the sdist changed on PyPI (sha256 {old.sha256[:12]}… → {new.sha256[:12]}…)"
+        diffs.append(("sdist", old.sdist, new.sdist, note))
+    if old.requires_python != new.requires_python:
+        diffs.append(("requires_python", str(old.requires_python), str(new.requires_python), "Requires-Python changed"))
+    return diffs
 
 
 @dataclass(frozen=True)
@@ -169,17 +227,13 @@ def tuple_changes(
     before: Knowledge,
     after: Knowledge,
     recipes: dict[NormalizedName, Recipe],
-    versions: dict[NormalizedName, list[Version]],
+    releases_before: ReleaseTable,
+    releases_after: ReleaseTable,
 ) -> TupleChanges:
-    """Plan the full matrix twice: as it is, and with PyPI's facts and the new sdists added."""
-    grown = dataclasses.replace(
-        matrix,
-        packages=tuple(
-            dataclasses.replace(e, versions=(*e.versions, *versions.get(e.name, ()))) for e in matrix.packages
-        ),
-    )
-    old = {s.id: s for s in plan(matrix, before, recipes).include}
-    new = {s.id: s for s in plan(grown, after, recipes).include}
+    """Plan the full matrix twice: against the tables as they are, and with PyPI's facts applied (new torch
+    releases, and the releases matrix.toml's policies select among PyPI's)."""
+    old = {s.id: s for s in plan(matrix, before, recipes, releases=releases_before).include}
+    new = {s.id: s for s in plan(matrix, after, recipes, releases=releases_after).include}
     return TupleChanges(
         added=[s for i, s in new.items() if i not in old],
         removed=[s for i, s in old.items() if i not in new],
@@ -189,25 +243,25 @@ def tuple_changes(
 
 @dataclass(frozen=True, kw_only=True)
 class Discovery:
-    """Everything `factory discover` found, and what it means for the table and the plan."""
+    """Everything `factory discover` found, and what it means for the tables and the plan."""
 
     facts: dict[str, TorchFacts]
     differences: list[Difference]
-    listed: dict[NormalizedName, list[Version]]  # versions matrix.toml lists, per hosted package
-    sdists: dict[NormalizedName, list[Version]]  # newer sdists on PyPI
+    release_differences: list[ReleaseDifference]
+    releases: ReleaseTable  # the hosted packages' releases as PyPI lists them now
+    planned: dict[NormalizedName, list[Version]]  # the releases matrix.toml's policies select from PyPI's
     changes: TupleChanges
 
     @property
     def exit_code(self) -> int:
-        if self.differences:
-            return TABLE_OUT_OF_DATE
-        return NEW_SDISTS if any(self.sdists.values()) else UP_TO_DATE
+        return TABLE_OUT_OF_DATE if self.differences or self.release_differences else UP_TO_DATE
 
     def to_json(self) -> dict[str, Any]:
         return {
             "up_to_date": self.exit_code == UP_TO_DATE,
             "exit_code": self.exit_code,
             "differences": [d.to_json() for d in self.differences],
+            "release_differences": [d.to_json() for d in self.release_differences],
             "torch": {
                 minor: {
                     "version": str(f.release.version),
@@ -220,13 +274,13 @@ class Discovery:
                 }
                 for minor, f in self.facts.items()
             },
-            "sdists": [
-                {
-                    "package": str(name),
-                    "listed": [str(v) for v in self.listed.get(name, [])],
-                    "new": [str(v) for v in new],
+            "releases": {
+                str(name): {
+                    "on_pypi": [str(r.version) for r in rows],
+                    "planned": [str(v) for v in self.planned.get(name, [])],
+                    "new": [d.version for d in self.release_differences if d.package == name and d.field == "release"],
                 }
-                for name, new in self.sdists.items()
-            ],
+                for name, rows in self.releases.items()
+            },
             "tuples": self.changes.to_json(),
         }

@@ -12,6 +12,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from factory.errors import ConfigError
+from factory.releases import ReleasePolicy
 from factory.spec import BuildSpec
 
 _MATCH_KEYS = {"package", "version", "torch", "cuda", "python", "cxx11_abi"}
@@ -60,16 +61,20 @@ class Profile:
     packages: tuple[NormalizedName, ...] | None = None
     torch: tuple[str, ...] | None = None  # torch minors
     cuda: tuple[Version, ...] | None = None  # exact toolkit versions
+    cuda_majors: tuple[int, ...] | None = None  # the full matrix's choice of toolkit, for these majors only
     python: tuple[str, ...] | None = None
     cxx11_abi: tuple[bool, ...] | None = None
     archs: tuple[str, ...] | None = None
     ptx: bool | None = None
+    newest_release: bool = False  # only the newest release each package's policy selects
 
 
 @dataclass(frozen=True, kw_only=True)
 class PackageEntry:
+    """A hosted package and which of its releases to build (expanded against the releases table)."""
+
     name: NormalizedName
-    versions: tuple[Version, ...]
+    policy: ReleasePolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,10 +125,13 @@ def _match(row: dict[str, Any], where: str) -> Match:
 
 def _profile(name: str, row: dict[str, Any]) -> Profile:
     where = f"matrix.toml [profiles.{name}]"
-    known = {"description", "packages", "torch", "cuda", "python", "cxx11_abi", "archs", "ptx"}
+    known = {"description", "packages", "newest_release", "torch", "cuda", "cuda_majors", "python", "cxx11_abi"}
+    known |= {"archs", "ptx"}
     unknown = set(row) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
+    if "cuda" in row and "cuda_majors" in row:
+        raise ConfigError(f"{where}: give cuda (exact toolkits) or cuda_majors (the full matrix's choice), not both")
 
     def strings(key: str) -> tuple[str, ...] | None:
         return tuple(str(v) for v in row[key]) if key in row else None
@@ -134,11 +142,36 @@ def _profile(name: str, row: dict[str, Any]) -> Profile:
         packages=tuple(canonicalize_name(p) for p in row["packages"]) if "packages" in row else None,
         torch=strings("torch"),
         cuda=_versions(row["cuda"], f"{where}.cuda") if "cuda" in row else None,
+        cuda_majors=tuple(int(m) for m in row["cuda_majors"]) if "cuda_majors" in row else None,
         python=strings("python"),
         cxx11_abi=tuple(bool(v) for v in row["cxx11_abi"]) if "cxx11_abi" in row else None,
         archs=strings("archs"),
         ptx=row.get("ptx"),
+        newest_release=bool(row.get("newest_release", False)),
     )
+
+
+_PACKAGE_KEYS = {"name", "releases", "newest_per_minor", "versions"}
+
+
+def _package(row: dict[str, Any], origin: str) -> PackageEntry:
+    where = f"{origin} [[packages]] {row.get('name', row)!r}"
+    unknown = set(row) - _PACKAGE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(_PACKAGE_KEYS)}")
+    if "name" not in row or not ("releases" in row or row.get("versions")):
+        raise ConfigError(
+            f'{where}: needs a name and which releases to build: releases = ">=1.4" (a specifier), '
+            "and/or versions = [...] (named releases)"
+        )
+    if "newest_per_minor" in row and "releases" not in row:
+        raise ConfigError(f"{where}: newest_per_minor applies to `releases`, which is missing")
+    policy = ReleasePolicy(
+        releases=_spec(row["releases"], f"{where}.releases") if "releases" in row else None,
+        newest_per_minor=bool(row.get("newest_per_minor", False)),
+        versions=_versions(row.get("versions", []), f"{where}.versions"),
+    )
+    return PackageEntry(name=canonicalize_name(row["name"]), policy=policy)
 
 
 def parse_matrix(data: dict[str, Any], origin: str = "matrix.toml") -> MatrixConfig:
@@ -146,17 +179,8 @@ def parse_matrix(data: dict[str, Any], origin: str = "matrix.toml") -> MatrixCon
     if not isinstance(axes, dict):
         raise ConfigError(f"{origin}: missing the [matrix] table (torch, cuda_majors, python, arch)")
     if not data.get("packages"):
-        raise ConfigError(f"{origin}: no [[packages]] entries; add name = ..., versions = [...]")
-    packages = []
-    for row in data["packages"]:
-        if "name" not in row or not row.get("versions"):
-            raise ConfigError(f"{origin} [[packages]] {row!r}: needs name and a non-empty versions list")
-        packages.append(
-            PackageEntry(
-                name=canonicalize_name(row["name"]),
-                versions=_versions(row["versions"], f"{origin} [[packages]] {row['name']}"),
-            )
-        )
+        raise ConfigError(f'{origin}: no [[packages]] entries; add name = ..., releases = ">=X"')
+    packages = [_package(row, origin) for row in data["packages"]]
     python = axes.get("python", "all")
     excludes = []
     for i, row in enumerate(data.get("exclude", [])):

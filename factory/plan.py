@@ -9,10 +9,12 @@ from typing import Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from factory.compat import Compat, known_failure, load_compat
 from factory.errors import PlanError
 from factory.knowledge import Knowledge, TorchMinor, TorchVariant
 from factory.matrix import MatrixConfig, PackageEntry, Profile
 from factory.recipes import Recipe, recipe_for
+from factory.releases import Release, ReleaseTable, load_releases
 from factory.spec import BuildSpec
 
 
@@ -72,24 +74,53 @@ def plan(
     knowledge: Knowledge,
     recipes: dict[NormalizedName, Recipe],
     profile_name: str | None = None,
+    *,
+    releases: ReleaseTable | None = None,
+    compat: Compat | None = None,
 ) -> Plan:
+    """Expand the matrix (or one profile of it). `releases` (what PyPI has of each package) and `compat`
+    (what building has shown) default to the packaged tables, factory/data/releases.toml and compat.toml."""
     profile = matrix.profile(profile_name)
+    releases = load_releases() if releases is None else releases
+    compat = load_compat() if compat is None else compat
     result = Plan()
     entries = _select_packages(matrix, profile)
     python_universe = sorted({p for m in knowledge.minors.values() for p in m.pythons}, key=Version)
     for entry in entries:
         recipe = recipe_for(recipes, entry.name)
-        for version in entry.versions:
+        for release in selected_releases(entry, releases, profile):
+            if release.cuda_sources is False:
+                result.dropped.append(
+                    Dropped(
+                        package=entry.name,
+                        version=release.version,
+                        torch="*",
+                        reason=f"PyPI's sdist {release.sdist} holds no CUDA sources (*.cu), so it cannot build "
+                        "the extension; upstream built its wheels from the git tag",
+                    )
+                )
+                continue
             for minor in knowledge.minors.values():
                 if not _torch_selected(matrix, profile, minor):
                     continue
-                _plan_minor(result, matrix, profile, recipe, version, minor, python_universe)
+                _plan_minor(result, matrix, profile, recipe, release, minor, python_universe, compat)
     if not result.include:
         raise PlanError(
             f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
             "run `factory plan` without --json to see why each was dropped"
         )
     return result
+
+
+def selected_releases(entry: PackageEntry, releases: ReleaseTable, profile: Profile) -> tuple[Release, ...]:
+    """The releases the package's policy names (only the newest where the profile says so)."""
+    chosen = entry.policy.select(entry.name, releases.get(entry.name, ()))
+    if not chosen:
+        raise PlanError(
+            f"matrix.toml's policy for {entry.name} ({entry.policy.describe()}) selects no release of the "
+            "releases table; run `factory discover` to see PyPI's releases"
+        )
+    return chosen[-1:] if profile.newest_release else chosen
 
 
 def _select_packages(matrix: MatrixConfig, profile: Profile) -> list[PackageEntry]:
@@ -115,10 +146,13 @@ def _plan_minor(
     matrix: MatrixConfig,
     profile: Profile,
     recipe: Recipe,
-    version: Version,
+    release: Release,
     minor: TorchMinor,
     python_universe: list[str],
+    compat: Compat,
 ) -> None:
+    version = release.version
+
     def dropped(reason: str, **combo: Any) -> None:
         result.dropped.append(
             Dropped(package=recipe.package, version=version, torch=minor.minor, reason=reason, **combo)
@@ -136,8 +170,9 @@ def _plan_minor(
                     cuda=str(cuda),
                 )
     else:
-        variants = choose_variants(minor, matrix.cuda_majors)
-        for major in matrix.cuda_majors:
+        majors = matrix.cuda_majors if profile.cuda_majors is None else profile.cuda_majors
+        variants = choose_variants(minor, majors)
+        for major in majors:
             if not any(v.cuda.major == major for v in variants):
                 dropped(
                     f"PyTorch ships no CUDA {major}.x build of torch {minor.minor} (it ships {shipped})",
@@ -162,8 +197,8 @@ def _plan_minor(
                 lo, hi = minor.pythons[0], minor.pythons[-1]
                 dropped(f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo)
                 continue
-            if Version(python) not in recipe.requires_python:
-                dropped(f"{recipe.package} {version} requires Python {recipe.requires_python}", **combo)
+            if Version(python) not in release.requires_python:
+                dropped(f"{recipe.package} {version} requires Python {release.requires_python}", **combo)
                 continue
             spec = BuildSpec(
                 package=recipe.package,
@@ -182,6 +217,10 @@ def _plan_minor(
             excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
             if excluded is not None:
                 dropped(excluded.reason, **combo)
+                continue
+            failed = known_failure(compat, spec)
+            if failed is not None:
+                dropped(failed.reason(), **combo)
                 continue
             result.include.append(_apply_overrides(matrix, recipe, spec))
 

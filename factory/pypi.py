@@ -8,6 +8,7 @@ instead of a 555 MB torch wheel).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ class ReleaseFile:
     sha256: str
     yanked: bool
     core_metadata: bool  # PEP 658: the index says `<url>.metadata` exists
+    requires_python: str = ""  # the file's Requires-Python as the index lists it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,7 @@ def parse_project(data: dict[str, Any], base_url: str) -> dict[Version, tuple[Re
                 sha256=f.get("digests", {}).get("sha256", ""),
                 yanked=bool(f.get("yanked", False)),
                 core_metadata=bool(f.get("core-metadata") or f.get("data-dist-info-metadata")),
+                requires_python=f.get("requires_python") or "",
             )
             for f in files
         )
@@ -103,6 +106,16 @@ class PyPI:
         except RemoteZipError as err:
             raise PyPIError(str(err)) from None
         return WheelMetadata(text=data.decode("utf-8"), via="range", bytes_read=self.bytes_read - before)
+
+    def download(self, file: ReleaseFile) -> bytes:
+        """A whole (small) file, checked against the sha256 the index publishes for it."""
+        response = self._get(file.url)
+        self._check(response, file.url)
+        got = hashlib.sha256(response.content).hexdigest()
+        if file.sha256 and got != file.sha256:
+            raise PyPIError(f"{file.url}: sha256 {got}, but the index publishes {file.sha256}; not using it")
+        self.bytes_read += len(response.content)
+        return response.content
 
     def _get(self, url: str) -> httpx.Response:
         self.requests += 1

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from factory.compat import load_compat
 from factory.context import BuildContext
 from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.plan import Plan, plan
 from factory.recipes import load_recipes
+from factory.releases import load_releases
 from factory.spec import BuildSpec
 
 
@@ -28,6 +30,10 @@ def add_matrix_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--knowledge", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--recipes", type=Path, default=None, help="recipes file (default: the built-in recipes)")
+    parser.add_argument("--releases", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compat", type=Path, default=None, help="compatibility learned by building (default: the built-in one)"
+    )
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
@@ -36,6 +42,8 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         load_knowledge(args.knowledge),
         load_recipes(args.recipes),
         args.profile,
+        releases=load_releases(args.releases),
+        compat=load_compat(args.compat),
     )
 
 

@@ -1,14 +1,17 @@
 """`factory discover`: read torch's releases and the hosted packages' sdists from PyPI, show what changed.
 
-Exit codes: 0 nothing changed; 3 the knowledge table (factory/data/pytorch.toml) is out of date;
-4 the table is current but a hosted package has a newer sdist than matrix.toml lists. A scheduled job
-runs it and acts on a non-zero code.
+Exit codes: 0 nothing changed; 3 a table is out of date: the knowledge table (factory/data/pytorch.toml)
+or the releases table (factory/data/releases.toml: a new release, a changed sdist or Requires-Python).
+A scheduled job runs it and acts on a non-zero code. `--write-releases` rewrites the releases table from
+PyPI, downloading the (small) sdists it has not inspected yet to see whether they hold CUDA sources.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import httpx
@@ -19,8 +22,9 @@ from rich.table import Table
 from factory.discover import (
     Discovery,
     compare,
-    new_sdists,
     python_span,
+    release_differences,
+    releases_from_pypi,
     tuple_changes,
     updated_knowledge,
 )
@@ -28,6 +32,7 @@ from factory.knowledge import Knowledge, load_knowledge
 from factory.matrix import MatrixConfig, load_matrix
 from factory.pypi import PYPI, PyPI
 from factory.recipes import Recipe, load_recipes
+from factory.releases import ReleaseTable, has_cuda_sources, load_releases, render_releases
 from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
 
 
@@ -41,6 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--matrix", type=Path, default=Path("matrix.toml"), help="matrix file (default: ./matrix.toml)")
     p.add_argument("--knowledge", type=Path, default=None, help="knowledge table (default: the packaged one)")
     p.add_argument("--recipes", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--releases", type=Path, default=None, help="releases table (default: the packaged one)")
+    p.add_argument(
+        "--write-releases",
+        type=Path,
+        nargs="?",
+        const=Path("factory/data/releases.toml"),
+        default=None,
+        metavar="PATH",
+        help="write the releases table as PyPI lists it now (default PATH: factory/data/releases.toml)",
+    )
     p.add_argument("--pypi-url", default=PYPI, help=f"PyPI, or a mirror serving its JSON API (default: {PYPI})")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request (default: 60)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -53,16 +68,25 @@ def run(args: argparse.Namespace, http: httpx.Client | None = None) -> int:
     client = http or httpx.Client(timeout=args.timeout, headers={"User-Agent": "cuda-wheel-factory discover"})
     with client:
         pypi = PyPI(client, args.pypi_url)
-        found = discover(pypi, matrix, knowledge, load_recipes(args.recipes))
+        found = discover(pypi, matrix, knowledge, load_recipes(args.recipes), load_releases(args.releases))
+        if args.write_releases is not None:
+            complete = inspect_sdists(pypi, found.releases)
+            args.write_releases.write_text(render_releases(complete))
     if args.json:
         print(json.dumps(found.to_json(), indent=1))
     else:
         render(found, pypi, Console())
+    if args.write_releases is not None:
+        print(f"wrote {args.write_releases}", file=sys.stderr)
     return found.exit_code
 
 
 def discover(
-    pypi: PyPI, matrix: MatrixConfig, knowledge: Knowledge, recipes: dict[NormalizedName, Recipe]
+    pypi: PyPI,
+    matrix: MatrixConfig,
+    knowledge: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    table: ReleaseTable,
 ) -> Discovery:
     """Fetch what the comparison needs: torch's releases, one METADATA per minor, the packages' sdists."""
     oldest = next(iter(knowledge.minors))
@@ -71,15 +95,34 @@ def discover(
         metadata = pypi.wheel_metadata(release.probe)
         cuda, evidence = cuda_from_metadata(metadata.text, release.probe_python)
         facts[minor] = TorchFacts(release=release, pypi_cuda=cuda, evidence=evidence, via=metadata.via)
-    releases = {entry.name: pypi.releases(entry.name) for entry in matrix.packages}
-    sdists = new_sdists(matrix, releases)
+    fresh = {e.name: releases_from_pypi(e.name, pypi.releases(e.name), table.get(e.name, ())) for e in matrix.packages}
     return Discovery(
         facts=facts,
         differences=compare(knowledge, facts),
-        listed={e.name: list(e.versions) for e in matrix.packages},
-        sdists=sdists,
-        changes=tuple_changes(matrix, knowledge, updated_knowledge(knowledge, facts), recipes, sdists),
+        release_differences=release_differences(table, fresh),
+        releases=fresh,
+        planned={e.name: [r.version for r in e.policy.select(e.name, fresh[e.name])] for e in matrix.packages},
+        changes=tuple_changes(matrix, knowledge, updated_knowledge(knowledge, facts), recipes, table, fresh),
     )
+
+
+def inspect_sdists(pypi: PyPI, table: ReleaseTable) -> ReleaseTable:
+    """The table with `cuda_sources` filled in: each sdist not inspected yet is downloaded (checked against
+    its sha256) and its file list read."""
+    out: ReleaseTable = {}
+    for package, rows in table.items():
+        pending = [r for r in rows if r.cuda_sources is None]
+        files = pypi.releases(package) if pending else {}
+        done = []
+        for release in rows:
+            if release.cuda_sources is None:
+                sdist = next(f for f in files.get(release.version, ()) if f.filename == release.sdist)
+                release = dataclasses.replace(
+                    release, cuda_sources=has_cuda_sources(sdist.filename, pypi.download(sdist))
+                )
+            done.append(release)
+        out[package] = tuple(done)
+    return out
 
 
 def render(found: Discovery, pypi: PyPI, console: Console) -> None:
@@ -101,14 +144,15 @@ def render(found: Discovery, pypi: PyPI, console: Console) -> None:
         console.print(diff)
     else:
         console.print("[green]pytorch.toml agrees with PyPI[/green]")
-    for name, new in found.sdists.items():
-        listed = ", ".join(str(v) for v in found.listed.get(name, []))
-        if new:
-            console.print(
-                f"[yellow]{name}: new sdists {', '.join(map(str, new))}[/yellow] (matrix.toml lists {listed})"
-            )
+    for name, rows in found.releases.items():
+        planned = ", ".join(str(v) for v in found.planned.get(name, []))
+        news = [d for d in found.release_differences if d.package == name]
+        if news:
+            console.print(f"[yellow]{name}: PyPI differs from releases.toml[/yellow] (matrix.toml plans {planned})")
+            for rd in news:
+                console.print(f"  {rd.version}: {rd.field}: {rd.table or '—'} → {rd.pypi or '—'} ({rd.note})")
         else:
-            console.print(f"{name}: no sdist newer than {listed}")
+            console.print(f"{name}: releases.toml lists PyPI's {len(rows)} releases; matrix.toml plans {planned}")
     changes = found.changes
     console.print(
         f"the full matrix with these changes: {len(changes.added)} tuples added, "
@@ -122,5 +166,5 @@ def render(found: Discovery, pypi: PyPI, console: Console) -> None:
         if specs:
             shown = ", ".join(s.id for s in specs[:6]) + (f", … (+{len(specs) - 6})" if len(specs) > 6 else "")
             console.print(f"  {label}: {shown}")
-    verdict = {0: "[green]up to date[/green]", 3: "[red]knowledge table out of date[/red]"}
-    console.print(verdict.get(found.exit_code, "[yellow]matrix.toml lags PyPI's sdists[/yellow]"))
+    verdict = {0: "[green]up to date[/green]", 3: "[red]pytorch.toml or releases.toml out of date[/red]"}
+    console.print(verdict[found.exit_code])

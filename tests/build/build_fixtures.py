@@ -38,6 +38,7 @@ def fixture_args(sdists: dict[str, Path], cache: Path) -> list[str]:
     args = [
         "--matrix", str(FIXTURE / "matrix.toml"),
         "--recipes", str(FIXTURE / "recipes.toml"),
+        "--releases", str(FIXTURE / "releases.toml"),
         "--cache", str(cache),
     ]  # fmt: skip
     for name, path in sdists.items():

@@ -101,7 +101,8 @@ def test_repair_alone_on_a_wheel_built_elsewhere(fixture_build: FixtureBuild, tm
     (raw,) = (fixture_build.tuple_dir(GOOD) / "dist").glob("*.whl")
     env_python = next((fixture_build.cache / "envs").glob("py3.11-torch2.14.1-cu130")) / "bin" / "python"
     tuple_id = "tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1"
-    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"), "--profile", "ci"]
+    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
+               "--releases", str(FIXTURE / "releases.toml"), "--profile", "ci"]  # fmt: skip
     code = main(["repair", *fixture, "--id", tuple_id, "--wheel", str(raw), "--dest", str(tmp_path),
                  "--torch-python", str(env_python), "--sdist-sha256", "ab" * 32])  # fmt: skip
     assert code == 0

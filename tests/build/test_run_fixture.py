@@ -119,6 +119,7 @@ def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[
 
 def test_fixture_matrix_is_planned_like_the_real_one(capsys: pytest.CaptureFixture[str]) -> None:
     fixture = plan_json(capsys, "--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
+                        "--releases", str(FIXTURE / "releases.toml"),
                         "--profile", "two")  # fmt: skip
     real = plan_json(capsys, "--matrix", str(ROOT / "matrix.toml"), "--profile", "quick")
     assert fixture["dropped"] == []

@@ -50,7 +50,7 @@ def range_response(data: bytes, header: str | None) -> httpx.Response:
 
 
 class FakePyPI:
-    """Routes: /pypi/<name>/json, <wheel>.metadata, and Range reads of <wheel>."""
+    """Routes: /pypi/<name>/json, <wheel>.metadata, Range reads of <wheel>, and whole files tests add."""
 
     def __init__(self, edit: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.projects: dict[str, dict[str, Any]] = {}
@@ -63,6 +63,7 @@ class FakePyPI:
         self.extra_metadata: dict[str, tuple[str, str]] = {}  # filename -> (via, text), added by tests
         self.seen: list[httpx.Request] = []
         self.wheel_ranges: list[str | None] = []  # the Range header of each wheel read (None: the whole wheel)
+        self.files: dict[str, bytes] = {}  # whole files (sdists) by name, added by tests
 
     def metadata_of(self, filename: str) -> tuple[str, str] | None:
         if filename in self.extra_metadata:
@@ -78,6 +79,8 @@ class FakePyPI:
             data = self.projects.get(m[1])
             return httpx.Response(200, json=data) if data else httpx.Response(404)
         filename = path.rsplit("/", 1)[-1]
+        if filename in self.files:
+            return httpx.Response(200, content=self.files[filename])
         if filename.endswith(".metadata"):
             found = self.metadata_of(filename.removesuffix(".metadata"))
             if found and found[0] == "pep658":

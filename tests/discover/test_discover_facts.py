@@ -11,14 +11,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from factory.discover import (
-    NEW_SDISTS,
     TABLE_OUT_OF_DATE,
     UP_TO_DATE,
     Discovery,
     TupleChanges,
     compare,
-    new_sdists,
     python_span,
+    release_differences,
+    releases_from_pypi,
     tuple_changes,
     updated_knowledge,
 )
@@ -26,6 +26,7 @@ from factory.knowledge import load_knowledge, parse_knowledge, torch_wheel_floor
 from factory.matrix import parse_matrix
 from factory.pypi import parse_project
 from factory.recipes import load_recipes
+from factory.releases import ReleaseTable, load_releases
 from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
 
 FLOORS = load_knowledge().tag_floors  # torch's manylinux1 wheels need glibc 2.17
@@ -149,7 +150,7 @@ def test_experimental_pythons_count_as_listed() -> None:
 
 MATRIX = {
     "matrix": {"torch": ">=2.13", "cuda_majors": [12, 13], "python": "all"},
-    "packages": [{"name": "causal-conv1d", "versions": ["1.6.1"]}],
+    "packages": [{"name": "causal-conv1d", "releases": ">=1.6.1"}],
 }
 
 
@@ -157,15 +158,21 @@ def small_knowledge(python_hi: str = "3.15") -> str:
     return compare_table(python=["3.10", python_hi]).replace("2.14", "2.13").replace('"2.13.1"', '"2.13.0"')
 
 
-def test_new_sdists_are_newer_final_releases() -> None:
-    matrix = parse_matrix(MATRIX)
-    releases = {canonicalize_name("causal-conv1d"): recorded("causal-conv1d")}
-    assert new_sdists(matrix, releases)[canonicalize_name("causal-conv1d")] == [
-        Version("1.6.2.post1"),
-        Version("1.7.0"),
-    ]
-    current = parse_matrix(MATRIX | {"packages": [{"name": "causal-conv1d", "versions": ["1.7.0"]}]})
-    assert new_sdists(current, releases) == {canonicalize_name("causal-conv1d"): []}
+def pypi_releases(upto: str | None = None) -> ReleaseTable:
+    """causal-conv1d's releases as the recorded PyPI lists them (optionally only up to a version)."""
+    name = canonicalize_name("causal-conv1d")
+    rows = releases_from_pypi(name, recorded("causal-conv1d"), load_releases()[name])
+    return {name: tuple(r for r in rows if upto is None or r.version <= Version(upto))}
+
+
+def test_releases_are_final_ones_with_an_sdist() -> None:
+    rows = pypi_releases()[canonicalize_name("causal-conv1d")]
+    assert [str(r.version) for r in rows][-3:] == ["1.6.1", "1.6.2.post1", "1.7.0"]
+    assert str(rows[-1].requires_python) == ">=3.9" and rows[-1].sdist == "causal_conv1d-1.7.0.tar.gz"
+    assert rows[-1].cuda_sources is True  # carried over from the table: same sdist
+    news = release_differences(pypi_releases("1.6.1"), pypi_releases())
+    assert [(d.version, d.field) for d in news] == [("1.6.2.post1", "release"), ("1.7.0", "release")]
+    assert release_differences(pypi_releases(), pypi_releases()) == []
 
 
 def test_tuples_added_removed_and_rebuilt() -> None:
@@ -174,8 +181,9 @@ def test_tuples_added_removed_and_rebuilt() -> None:
     after = updated_knowledge(before, facts)
     assert compare(after, facts) == []  # applying PyPI's facts makes the table agree
     assert after.minor("2.14").cuda == (Version("13.0"),)  # new minor: PyPI's variant only
-    name = canonicalize_name("causal-conv1d")
-    changes = tuple_changes(parse_matrix(MATRIX), before, after, load_recipes(), {name: [Version("1.7.0")]})
+    changes = tuple_changes(
+        parse_matrix(MATRIX), before, after, load_recipes(), pypi_releases("1.6.1"), pypi_releases()
+    )
     added = {s.id for s in changes.added}
     # every 1.6.1 tuple reappears for 1.7.0, plus torch 2.14 (cu13.0, 3.10-3.14) for both versions
     assert "causal-conv1d-1.7.0-cu12.6-torch2.13-cp312-abi1" in added
@@ -191,13 +199,14 @@ def test_tuples_added_removed_and_rebuilt() -> None:
 
 def test_exit_codes() -> None:
     facts = recorded_facts()
-    empty = Discovery(facts=facts, differences=[], listed={}, sdists={}, changes=TupleChanges())
+    quiet = {"release_differences": [], "releases": {}, "planned": {}, "changes": TupleChanges()}
+    empty = Discovery(facts=facts, differences=[], **quiet)  # type: ignore[arg-type]
     assert empty.exit_code == UP_TO_DATE and empty.to_json()["up_to_date"] is True
-    name = canonicalize_name("mamba-ssm")
-    sdist = Discovery(facts=facts, differences=[], listed={}, sdists={name: [Version("9.0")]}, changes=empty.changes)
-    assert sdist.exit_code == NEW_SDISTS
+    news = release_differences(pypi_releases("1.6.1"), pypi_releases())
+    new_release = Discovery(facts=facts, differences=[], **quiet | {"release_differences": news})  # type: ignore[arg-type]
+    assert new_release.exit_code == TABLE_OUT_OF_DATE
     table = parse_knowledge(tomllib.loads(compare_table(version="2.14.0")))
-    stale = Discovery(facts=facts, differences=compare(table, facts), listed={}, sdists={}, changes=empty.changes)
+    stale = Discovery(facts=facts, differences=compare(table, facts), **quiet)  # type: ignore[arg-type]
     assert stale.exit_code == TABLE_OUT_OF_DATE
     assert stale.to_json()["differences"][0]["field"] in {"minor", "version"}
 

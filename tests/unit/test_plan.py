@@ -1,18 +1,23 @@
 import json
 import tomllib
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from factory.cli import main
+from factory.compat import learn, outcomes_from_report
 from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix, parse_matrix
 from factory.plan import Plan, plan
 from factory.recipes import load_recipes
+from factory.releases import load_releases
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_KEYS = {"id", "package", "version", "cuda", "torch", "python", "cxx11_abi", "platform"}
@@ -24,7 +29,8 @@ def full() -> Plan:
 
 
 def test_full_matrix_covers_every_minor_and_both_packages(full: Plan) -> None:
-    assert len(full.include) >= 220
+    # 8 buildable releases (3 of causal-conv1d, 5 of mamba-ssm) x ~110 tuples each
+    assert len(full.include) == 940
     seen = {(s.package, s.torch_minor) for s in full.include}
     for minor in ["2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14"]:
         for package in ("causal-conv1d", "mamba-ssm"):
@@ -56,7 +62,7 @@ def test_nothing_pytorch_never_shipped(full: Plan) -> None:
 
 
 def test_one_wheel_per_major_with_its_newest_toolkit(full: Plan) -> None:
-    per = Counter((s.package, s.torch_minor, s.cuda_major, s.cxx11_abi, s.python) for s in full.include)
+    per = Counter((s.package, s.version, s.torch_minor, s.cuda_major, s.cxx11_abi, s.python) for s in full.include)
     assert max(per.values()) == 1
     cudas = {(s.torch_minor, s.cuda_major): s.cuda for s in full.include if s.cxx11_abi or s.torch_minor != "2.6"}
     assert cudas[("2.9", 12)] == Version("12.8")
@@ -82,19 +88,21 @@ def test_classic_install_guide_tuple(full: Plan) -> None:
         for s in full.include
         if s.package == "mamba-ssm" and s.torch_minor == "2.3" and s.cuda_major == 11 and s.python == "3.10"
     ]
-    assert len(match) == 1
+    assert [str(s.version) for s in match] == ["2.2.5", "2.2.6.post3", "2.3.0", "2.3.1", "2.3.2.post1"]
     assert Version("2.3.0+cu118") in Requirement(match[0].torch_pin).specifier
     assert match[0].platform == "manylinux_2_17_x86_64"
 
 
 def test_pythons_follow_torch_and_requires_python(full: Plan) -> None:
-    pythons = {(s.package, s.torch_minor): set() for s in full.include}
+    pythons: dict[tuple[str, str, str], set[str]] = {}
     for s in full.include:
-        pythons[(s.package, s.torch_minor)].add(s.python)
-    assert pythons[("causal-conv1d", "2.3")] == {"3.9", "3.10", "3.11", "3.12"}  # 3.8: package needs >=3.9
-    assert pythons[("mamba-ssm", "2.3")] == {"3.10", "3.11", "3.12"}  # matrix.toml exclude
-    assert pythons[("causal-conv1d", "2.5")] == {"3.9", "3.10", "3.11", "3.12"}  # 3.13 experimental
-    assert pythons[("causal-conv1d", "2.9")] == {"3.10", "3.11", "3.12", "3.13", "3.14"}
+        pythons.setdefault((s.package, str(s.version), s.torch_minor), set()).add(s.python)
+    assert pythons[("causal-conv1d", "1.7.0", "2.3")] == {"3.9", "3.10", "3.11", "3.12"}  # 3.8: needs >=3.9
+    assert pythons[("mamba-ssm", "2.3.2.post1", "2.3")] == {"3.10", "3.11", "3.12"}  # matrix.toml exclude
+    # 2.3.1 and older do not depend on tilelang/quack-kernels (their setup.py), so 3.9 stays
+    assert pythons[("mamba-ssm", "2.3.1", "2.3")] == {"3.9", "3.10", "3.11", "3.12"}
+    assert pythons[("causal-conv1d", "1.7.0", "2.5")] == {"3.9", "3.10", "3.11", "3.12"}  # 3.13 experimental
+    assert pythons[("causal-conv1d", "1.7.0", "2.9")] == {"3.10", "3.11", "3.12", "3.13", "3.14"}
 
 
 def test_dropped_entries_name_combination_and_reason(full: Plan) -> None:
@@ -108,7 +116,7 @@ def test_dropped_entries_name_combination_and_reason(full: Plan) -> None:
 
 
 def test_archs_follow_the_toolkit(full: Plan) -> None:
-    by_cuda = {str(s.cuda): s for s in full.include if s.package == "causal-conv1d"}
+    by_cuda = {str(s.cuda): s for s in full.include if s.package == "causal-conv1d" and str(s.version) == "1.7.0"}
     assert by_cuda["11.8"].archs == ("75", "80", "87", "90")
     assert "120" in by_cuda["12.8"].archs and "110" not in by_cuda["12.8"].archs
     assert by_cuda["13.2"].ptx == "121"
@@ -151,6 +159,101 @@ cuda_majors = [12, 13]
 name = "causal-conv1d"
 versions = ["1.7.0"]
 """
+
+
+def test_full_plan_holds_each_policy_release_or_says_why_not(full: Plan) -> None:
+    planned = {(str(s.package), str(s.version)) for s in full.include}
+    causal = sorted(v for p, v in planned if p == "causal-conv1d")
+    mamba = sorted(v for p, v in planned if p == "mamba-ssm")
+    assert causal == ["1.5.3.post1", "1.6.2.post1", "1.7.0"]  # newest of 1.5, 1.6, 1.7 (1.4's has no sources)
+    assert mamba == ["2.2.5", "2.2.6.post3", "2.3.0", "2.3.1", "2.3.2.post1"]  # every release >= 2.2.2 that can build
+    no_sources = {(str(d.package), str(d.version)): d.reason for d in full.dropped if d.torch == "*"}
+    assert set(no_sources) == {
+        ("causal-conv1d", "1.4.0"),
+        ("causal-conv1d", "1.5.0.post8"),  # a named release: in the policy although 1.5.3.post1 is newer
+        ("mamba-ssm", "2.2.2"),
+        ("mamba-ssm", "2.2.3.post2"),
+        ("mamba-ssm", "2.2.4"),
+    }
+    assert all("holds no CUDA sources" in r for r in no_sources.values())
+
+
+def test_each_release_uses_its_own_requires_python() -> None:
+    releases = load_releases()
+    name = canonicalize_name("causal-conv1d")
+    old = tuple(
+        replace(r, requires_python=SpecifierSet(">=3.11")) if str(r.version) == "1.7.0" else r for r in releases[name]
+    )
+    result = plan(
+        parse_matrix(tomllib.loads(MINIMAL)), load_knowledge(), load_recipes(), releases={**releases, name: old}
+    )
+    assert {s.python for s in result.include} == {"3.11", "3.12", "3.13", "3.14", "3.15"}
+    assert any(d.reason == "causal-conv1d 1.7.0 requires Python >=3.11" and d.python == "3.10" for d in result.dropped)
+
+
+def test_profiles_cu13_and_releases() -> None:
+    matrix, knowledge, recipes = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
+    cu13 = plan(matrix, knowledge, recipes, "cu13")
+    assert {(str(s.package), str(s.version)) for s in cu13.include} == {
+        ("causal-conv1d", "1.7.0"),
+        ("mamba-ssm", "2.3.2.post1"),
+    }
+    assert {s.torch_minor for s in cu13.include} == {"2.11", "2.12", "2.13", "2.14", "2.15"}
+    assert {s.cuda_major for s in cu13.include} == {13} and {s.python for s in cu13.include} == {
+        "3.10", "3.11", "3.12", "3.13"
+    }  # fmt: skip
+    assert all(s.archs == ("90",) and s.ptx == "90" for s in cu13.include)
+    # the full matrix's toolkit choice: the newest 13.x each minor ships (2.12+: 13.2, only on PyTorch's index)
+    assert {(s.torch_minor, str(s.cuda), s.torch_on_pypi) for s in cu13.include} == {
+        ("2.11", "13.0", True), ("2.12", "13.2", False), ("2.13", "13.2", False),
+        ("2.14", "13.2", False), ("2.15", "13.2", True),
+    }  # fmt: skip
+    assert len(cu13.include) == 2 * (4 * 4 + 3)  # torch 2.15 has no cp310 wheels
+    releases = plan(matrix, knowledge, recipes, "releases")
+    assert sorted(s.id for s in releases.include) == sorted(
+        f"{p}-{v}-cu13.0-torch2.14-cp311-abi1"
+        for p, v in [
+            ("causal-conv1d", "1.5.3.post1"), ("causal-conv1d", "1.6.2.post1"), ("causal-conv1d", "1.7.0"),
+            ("mamba-ssm", "2.2.5"), ("mamba-ssm", "2.2.6.post3"), ("mamba-ssm", "2.3.0"), ("mamba-ssm", "2.3.1"),
+            ("mamba-ssm", "2.3.2.post1"),
+        ]
+    )  # fmt: skip
+
+
+def test_cli_json_names_each_tuples_release(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--matrix", str(ROOT / "matrix.toml"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    per_package = Counter(p for p, _ in {(e["package"], e["version"]) for e in data["include"]})
+    assert per_package["causal-conv1d"] >= 3 and per_package["mamba-ssm"] >= 3
+    assert all(e["id"].startswith(f"{e['package']}-{e['version']}-") for e in data["include"])
+
+
+def test_learned_failure_drops_its_pair_with_the_reason() -> None:
+    spec_json = {"package": "causal-conv1d", "version": "1.7.0", "torch": "2.14", "cuda_major": 13}
+    report = {
+        "run_id": "run-20261130-0100",
+        "tuples": [
+            {
+                "id": "causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1",
+                "spec": spec_json,
+                "outcome": "failed",
+                "stage": "build",
+                "cause": "build-failed",
+                "message": "error: no member named 'foo' in namespace 'cub'",
+            }
+        ],
+    }
+    compat = learn({}, outcomes_from_report(report))
+    result = plan(parse_matrix(tomllib.loads(MINIMAL)), load_knowledge(), load_recipes(), compat=compat)
+    assert not any(s.torch_minor == "2.14" and s.cuda_major == 13 for s in result.include)
+    assert any(s.torch_minor == "2.14" and s.cuda_major == 12 for s in result.include)  # untried: still planned
+    reasons = {d.reason for d in result.dropped if "does not build" in d.reason}
+    assert len(reasons) == 1
+    reason = reasons.pop()
+    dropped = [d for d in result.dropped if d.reason == reason]
+    # learned on 13.0, it holds for the CUDA major: the full matrix builds 2.14 with 13.2
+    assert {(d.torch, d.cuda) for d in dropped} == {("2.14", "13.2")} and len(dropped) == 5  # cp310-cp314
+    assert "build/build-failed: error: no member named 'foo'" in reason and "run-20261130-0100" in reason
 
 
 def test_exclude_and_override_are_data() -> None:
