@@ -1,0 +1,118 @@
+"""Rendered pages kept in memory until the catalog changes: one render per catalog state, not per request.
+
+Every lookup first asks the CatalogGeneration; when another commit happened since the entries were made,
+they are all dropped. An entry is stored only under the generation read *before* its page was rendered, so a
+commit that lands while a page renders can never leave that page cached under the newer state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from index_server.generation import CatalogGeneration
+
+# Pages that embed the request's host are cached per host; a client sending many Host headers must not
+# grow memory without bound, so past this many entries the cache starts over.
+MAX_ENTRIES = 4096
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachedPage:
+    """A ready answer: the body, its strong ETag, and the raw ASGI headers of a 200 and of a 304."""
+
+    body: bytes
+    etag: str
+    media_type: str
+    cache_control: str
+    vary_accept: bool
+    extra: tuple[tuple[str, str], ...] = ()  # headers of the 200 only (e.g. Content-Disposition)
+
+    @property
+    def common_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"etag", self.etag.encode()), (b"cache-control", self.cache_control.encode())]
+        if self.vary_accept:
+            headers.append((b"vary", b"Accept"))
+        return headers
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers shared by the 200 and the 304, for a Starlette Response."""
+        return {k.decode(): v.decode() for k, v in self.common_headers}
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """A CachedPage with its ASGI header lists built once (the hot path only copies references)."""
+
+    page: CachedPage
+    ok_headers: list[tuple[bytes, bytes]]
+    not_modified_headers: list[tuple[bytes, bytes]]
+
+
+def make_page(
+    body: bytes,
+    media_type: str,
+    cache_control: str,
+    *,
+    vary_accept: bool = True,
+    etag: str | None = None,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> RawPage:
+    """A page ready to cache; the ETag defaults to a digest of the body."""
+    page = CachedPage(
+        body=body,
+        etag=etag or etag_of(body),
+        media_type=media_type,
+        cache_control=cache_control,
+        vary_accept=vary_accept,
+        extra=extra,
+    )
+    common = page.common_headers
+    ok = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode()), *common]
+    ok += [(k.encode(), v.encode()) for k, v in extra]
+    return RawPage(page=page, ok_headers=ok, not_modified_headers=common)
+
+
+class PageCache:
+    def __init__(self, generation: CatalogGeneration) -> None:
+        self.generation = generation
+        self._lock = threading.Lock()
+        self._seen = -1
+        self._entries: dict[Hashable, RawPage] = {}
+
+    def _fresh(self) -> int:
+        """The catalog's generation now; entries of an older one are dropped."""
+        now = self.generation.current()
+        if now != self._seen:
+            with self._lock:
+                if now != self._seen:
+                    self._entries = {}
+                    self._seen = now
+        return now
+
+    def lookup(self, key: Hashable) -> RawPage | None:
+        """The cached page for `key` if the catalog has not changed since it was rendered."""
+        self._fresh()
+        return self._entries.get(key)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], RawPage | None]) -> tuple[RawPage | None, bool]:
+        """(page, hit). `render` reads the catalog; None from it (nothing to cache) is not stored."""
+        generation = self._fresh()
+        found = self._entries.get(key)
+        if found is not None:
+            return found, True
+        page = render()
+        if page is not None:
+            with self._lock:
+                if self._seen == generation:
+                    if len(self._entries) >= MAX_ENTRIES:
+                        self._entries = {}
+                    self._entries[key] = page
+        return page, False
