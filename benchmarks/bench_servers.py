@@ -106,3 +106,13 @@ def devpi(venvs: Path, packages: Path, work: Path, logs: Path) -> tuple[Server, 
         marker.write_text("ok")
     version = run([str(bin_dir / "devpi-server"), "--version"]).strip().splitlines()[-1]
     return server, version
+
+
+def factory_serve_logged(data: Path, work: Path, *, upstream: bool = False) -> tuple[Server, Path]:
+    """`factory serve` with an access log (fresh for each start); upstream pass-through to PyPI if asked."""
+    port = free_port()
+    log = work / f"access-{port}.log"
+    argv = [str(VENV_BIN / "factory"), "serve", "--data", str(data), "--port", str(port), "--access-log", str(log)]
+    if not upstream:
+        argv += ["--upstream", "none"]
+    return Server("factory serve", argv, port, work / f"factory-{port}.log"), log
