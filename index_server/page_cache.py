@@ -75,7 +75,10 @@ def make_page(
         extra=extra,
     )
     common = page.common_headers
-    ok = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode()), *common]
+    content_type = media_type
+    if content_type.startswith("text/") and "charset=" not in content_type:
+        content_type += "; charset=utf-8"  # as Starlette's Response writes it for the same page
+    ok = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *common]
     ok += [(k.encode(), v.encode()) for k, v in extra]
     return RawPage(page=page, ok_headers=ok, not_modified_headers=common)
 

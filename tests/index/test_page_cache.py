@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_dists import mamba_build
+from starlette.testclient import TestClient
 
 from index_server.front import index_key, metadata_key, page_key, project_key
 from index_server.generation import CatalogGeneration
@@ -64,3 +65,29 @@ def test_settings_reach_workers_unchanged(tmp_path: Path) -> None:
     path = write_settings_file(settings, tmp_path)
     assert path.stat().st_mode & 0o077 == 0, "the file holds upload tokens: owner only"
     assert settings_from_json(path.read_text()) == settings
+
+
+def test_cached_answers_keep_http_semantics(client: TestClient, local: LocalIndex, tmp_path: Path) -> None:
+    """The second GET comes from the cache (the ASGI front) with the same body and headers as the first."""
+    wheel = mamba_build(tmp_path / "w", "13.0", "2.14")
+    local.ingest(wheel)
+    for path, accept in (("/simple/mamba-ssm/", None), ("/cu13/simple/mamba-ssm/", JSON), ("/simple/", JSON)):
+        headers = {"Accept": accept} if accept else {}
+        first = client.get(path, headers=headers)
+        second = client.get(path, headers=headers)
+        assert (first.headers["x-index-cache"], second.headers["x-index-cache"]) == ("miss", "hit"), path
+        assert second.content == first.content and second.status_code == 200
+        for name in ("etag", "cache-control", "vary", "content-type", "content-length"):
+            assert second.headers[name] == first.headers[name], (path, name)
+        head = client.head(path, headers=headers)
+        assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == first.headers["etag"]
+        not_modified = client.get(path, headers={**headers, "If-None-Match": first.headers["etag"]})
+        assert not_modified.status_code == 304 and not_modified.headers["x-index-cache"] == "hit"
+    metadata = f"/files/mamba-ssm/{wheel.name}.metadata"
+    first, second = client.get(metadata), client.get(metadata)
+    assert second.headers["x-index-cache"] == "hit" and second.content == first.content
+    assert b"Name: mamba-ssm" in second.content and second.headers["etag"] == first.headers["etag"]
+    assert client.get("/simple/mamba-ssm/?format=text/html").headers["x-index-cache"] == "hit"  # by the route
+    local.ingest(mamba_build(tmp_path / "w", "13.0", "2.14", release="2.3.3"))
+    fresh = client.get("/simple/mamba-ssm/")
+    assert fresh.headers["x-index-cache"] == "miss" and "2.3.3" in fresh.text
