@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from index_server.generation import CatalogGeneration
 
 # Pages that embed the request's host are cached per host; a client sending many Host headers must not
-# grow memory without bound, so past this many entries the cache starts over.
-MAX_ENTRIES = 4096
+# grow memory without bound, so past this many bytes of bodies the cache starts over.
+MAX_BYTES = 64 * 1024 * 1024
 
 
 def etag_of(body: bytes) -> str:
@@ -89,6 +89,7 @@ class PageCache:
         self._lock = threading.Lock()
         self._seen = -1
         self._entries: dict[Hashable, RawPage] = {}
+        self._bytes = 0
 
     def _fresh(self) -> int:
         """The catalog's generation now; entries of an older one are dropped."""
@@ -96,7 +97,7 @@ class PageCache:
         if now != self._seen:
             with self._lock:
                 if now != self._seen:
-                    self._entries = {}
+                    self._entries, self._bytes = {}, 0
                     self._seen = now
         return now
 
@@ -115,7 +116,8 @@ class PageCache:
         if page is not None:
             with self._lock:
                 if self._seen == generation:
-                    if len(self._entries) >= MAX_ENTRIES:
-                        self._entries = {}
+                    if self._bytes + len(page.page.body) > MAX_BYTES:
+                        self._entries, self._bytes = {}, 0
                     self._entries[key] = page
+                    self._bytes += len(page.page.body)
         return page, False
