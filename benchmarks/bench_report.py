@@ -31,6 +31,19 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+def busy_warning() -> list[str]:
+    """A warning for the top of the file when the machine was not idle as the run began."""
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if load < 0.5 * cores:
+        return []
+    return [
+        f"> **Measured on a busy machine** (load {load:.2f} on {cores} cores when the run began): these figures "
+        "are indicative only; re-run on an idle machine.",
+        "",
+    ]
+
+
 def machine() -> list[str]:
     cpu = next(
         (
@@ -47,13 +60,16 @@ def machine() -> list[str]:
     ]
 
 
-def render(sections: list[Section], command: str, started: datetime, load_at_start: list[str]) -> str:
+def render(
+    sections: list[Section], command: str, started: datetime, load_at_start: list[str], warning: list[str]
+) -> str:
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
     lines = [
         "# Benchmarks",
         "",
         "Written by `benchmarks/run_all.py` from one run; figures are measured, never asserted.",
         "",
+        *warning,
         f"- commit: `{_git('rev-parse', 'HEAD')}`{dirty}",
         f"- run: {started.strftime('%Y-%m-%d %H:%M UTC')} to {datetime.now(UTC).strftime('%H:%M UTC')}",
         f"- command: `{command}`",

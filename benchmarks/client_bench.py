@@ -154,8 +154,10 @@ def resolution(work: Path) -> Section:
 def user_install(work: Path, real_data: Path, cache: Path) -> Section:
     """pip install from `factory serve` on the quick profile's wheels vs the same two built from source."""
     title = "User install from the index vs building from source"
-    if not (real_data / "catalog.sqlite3").exists():
-        return Section(title=title, summary=f"Skipped: no quick-profile index at {real_data}.", header=())
+    from factory_bench import missing_quick_tuples
+
+    if not (real_data / "catalog.sqlite3").exists() or missing_quick_tuples(real_data):
+        return Section(title=title, summary=f"Skipped: no complete quick-profile index at {real_data}.", header=())
     root = work / "install"
     shutil.rmtree(root, ignore_errors=True)
     venv = root / "user-venv"

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_catalog import build_catalog
-from bench_report import Section, machine, render
+from bench_report import Section, busy_warning, machine, render
 from bench_tools import REPO, WRK_SUMMARY_LUA, ensure_debian
 
 QUICK = ("pages", "peers", "download", "resolution", "wheel-size")
@@ -56,7 +56,7 @@ def main() -> int:
         print(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(QUICK + HEAVY)}", file=sys.stderr)
         return 2
     started = datetime.now(UTC)
-    at_start = machine()
+    at_start, warning = machine(), busy_warning()
     args.work.mkdir(parents=True, exist_ok=True)
     lua = args.work / "summary.lua"
     lua.write_text(WRK_SUMMARY_LUA)
@@ -69,7 +69,7 @@ def main() -> int:
             traceback.print_exc()
             sections.append(Section(title=f"{name}: FAILED", summary=f"`{type(err).__name__}`: {err}", header=()))
     command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
-    args.out.write_text(render(sections, command.strip(), started, at_start))
+    args.out.write_text(render(sections, command.strip(), started, at_start, warning))
     print(f"wrote {args.out}")
     return 0
 
