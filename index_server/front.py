@@ -23,6 +23,8 @@ from index_server.negotiate import negotiate
 from index_server.page_cache import PageCache, RawPage
 
 METADATA_SUFFIX = ".metadata"
+# The catalog generation the front checked, handed to the app in the request's state on a miss.
+GENERATION_STATE = "catalog_generation"
 _CHANNEL_PREFIXES = {f"cu{m}": f"cu{m}/" for m in CHANNELS}
 
 
@@ -72,6 +74,12 @@ def page_key(path: str, accept: str | None, host: Callable[[], Hashable]) -> Has
     if len(parts) == 4 and parts[2]:
         return project_key(prefix, parts[2], media_type, host())
     return None
+
+
+def checked_generation(scope: Scope) -> int | None:
+    """The generation the front already checked for this request (None when it did not)."""
+    value = scope.get("state", {}).get(GENERATION_STATE)
+    return value if isinstance(value, int) else None
 
 
 def _not_modified(page: RawPage, if_none_match: bytes | None) -> bool:
@@ -141,8 +149,9 @@ class FrontApp:
         )
         if key is None:
             return False
-        page = self.pages.lookup(key)
+        page, generation = self.pages.lookup(key)
         if page is None:
+            scope.setdefault("state", {})[GENERATION_STATE] = generation
             return False
         if _not_modified(page, if_none_match):
             status, headers, body = 304, page.not_modified_headers, b""

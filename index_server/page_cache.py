@@ -101,14 +101,19 @@ class PageCache:
                     self._seen = now
         return now
 
-    def lookup(self, key: Hashable) -> RawPage | None:
-        """The cached page for `key` if the catalog has not changed since it was rendered."""
-        self._fresh()
-        return self._entries.get(key)
-
-    def get_or_render(self, key: Hashable, render: Callable[[], RawPage | None]) -> tuple[RawPage | None, bool]:
-        """(page, hit). `render` reads the catalog; None from it (nothing to cache) is not stored."""
+    def lookup(self, key: Hashable) -> tuple[RawPage | None, int]:
+        """(the cached page for `key` if the catalog has not changed since it was rendered, the generation
+        checked), so a miss handed on can render without checking again."""
         generation = self._fresh()
+        return self._entries.get(key), generation
+
+    def get_or_render(
+        self, key: Hashable, render: Callable[[], RawPage | None], generation: int | None = None
+    ) -> tuple[RawPage | None, bool]:
+        """(page, hit). `render` reads the catalog; None from it (nothing to cache) is not stored.
+        `generation`: what this request's lookup already checked (None: check now)."""
+        if generation is None:
+            generation = self._fresh()
         found = self._entries.get(key)
         if found is not None:
             return found, True

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from index_server.context import Context, IndexContext
-from index_server.front import metadata_key
+from index_server.front import checked_generation, metadata_key
 from index_server.hosted import matrix_url
 from index_server.ingest import METADATA_SUFFIX
 from index_server.page_cache import RawPage, make_page
@@ -51,7 +51,9 @@ def get_file(request: Request, ctx: Context, project: str, filename: str) -> Res
         return Response(build_sentinel(project, url), media_type="application/gzip", headers=headers)
     if filename.endswith(METADATA_SUFFIX):
         page, hit = ctx.pages.get_or_render(
-            metadata_key(project, filename), lambda: _metadata_page(ctx, project, filename)
+            metadata_key(project, filename),
+            lambda: _metadata_page(ctx, project, filename),
+            checked_generation(request.scope),
         )
         if page is None:
             raise HTTPException(404, f"no file {project}/{filename} on this index")

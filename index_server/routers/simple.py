@@ -8,7 +8,7 @@ from packaging.utils import canonicalize_name
 
 from index_server.channels import Channel
 from index_server.context import Context, IndexContext
-from index_server.front import host_key, index_key, project_key
+from index_server.front import checked_generation, host_key, index_key, project_key
 from index_server.hosted import files_base_for, hosted_page, matrix_url
 from index_server.negotiate import negotiate
 from index_server.page_cache import RawPage, make_page
@@ -57,7 +57,7 @@ def _index(request: Request, ctx: IndexContext) -> Response:
         body = render_index_json(names) if kind == "json" else render_index_html(names).encode()
         return make_page(body, media_type, _max_age(ctx))
 
-    page, hit = ctx.pages.get_or_render(index_key(media_type), render)
+    page, hit = ctx.pages.get_or_render(index_key(media_type), render, checked_generation(request.scope))
     assert page is not None
     return cached_response(request, page, hit)
 
@@ -102,7 +102,9 @@ def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -
         return chosen
     media_type, kind = chosen
     key = project_key(channel.prefix, normalized, media_type, host_key(request.scope, ctx.settings.public_url))
-    hosted, hit = ctx.pages.get_or_render(key, lambda: _hosted(ctx, request, channel, normalized, media_type, kind))
+    hosted, hit = ctx.pages.get_or_render(
+        key, lambda: _hosted(ctx, request, channel, normalized, media_type, kind), checked_generation(request.scope)
+    )
     if hosted is not None:
         return cached_response(request, hosted, hit)
     body = _render(_upstream_page(ctx, normalized), kind)

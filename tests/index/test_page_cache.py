@@ -45,7 +45,7 @@ def test_cache_drops_entries_when_another_connection_commits(tmp_path: Path) -> 
     again, hit = cache.get_or_render("k", render)
     assert hit and again is first and len(renders) == 1
     local.ingest(mamba_build(tmp_path / "b", "13.0", "2.14"))
-    assert cache.lookup("k") is None
+    assert cache.lookup("k")[0] is None
     fresh, hit = cache.get_or_render("k", render)
     assert not hit and fresh is not None and fresh.page.body == b"1" and fresh.page.etag != first.page.etag
 
