@@ -86,7 +86,7 @@ def render_index_json(names: Iterable[str]) -> bytes:
 
 
 def render_index_html(names: Iterable[str]) -> str:
-    return _TEMPLATES.get_template("simple/index.html").render(api_version=API_VERSION, names=list(names))
+    return _TEMPLATES.get_template("simple_index.html").render(api_version=API_VERSION, names=list(names))
 
 
 def _file_json(link: Link) -> dict[str, object]:
@@ -140,6 +140,6 @@ def _anchor(link: Link) -> _Anchor:
 
 
 def render_project_html(page: ProjectPage) -> str:
-    return _TEMPLATES.get_template("simple/project.html").render(
+    return _TEMPLATES.get_template("simple_project.html").render(
         api_version=API_VERSION, name=page.name, links=[_anchor(link) for link in page.links]
     )
