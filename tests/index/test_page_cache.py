@@ -44,10 +44,15 @@ def test_cache_drops_entries_when_another_connection_commits(tmp_path: Path) -> 
     assert not hit and first is not None and first.page.body == b"0"
     again, hit = cache.get_or_render("k", render)
     assert hit and again is first and len(renders) == 1
-    local.ingest(mamba_build(tmp_path / "b", "13.0", "2.14"))
+    wheel = mamba_build(tmp_path / "b", "13.0", "2.14")
+    local.ingest(wheel)
     assert cache.lookup("k")[0] is None
     fresh, hit = cache.get_or_render("k", render)
     assert not hit and fresh is not None and fresh.page.body == b"1" and fresh.page.etag != first.page.etag
+    for write in (lambda: local.yank(wheel.name), lambda: local.catalog.add_report("run-1", "2026-01-01", {})):
+        assert cache.get_or_render("k", render)[1]
+        write()
+        assert cache.lookup("k")[0] is None, "a yank or a report must drop the cached pages"
 
 
 def test_settings_reach_workers_unchanged(tmp_path: Path) -> None:
