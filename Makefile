@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 JOBS   ?=
 
-.PHONY: setup system-deps quick serve test test-unit test-integration lint slow
+.PHONY: setup system-deps quick serve test test-unit test-integration lint slow bench
 
 $(BIN)/factory: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,8 @@ test-integration: setup
 # Real full-package builds (minutes each).
 slow: setup
 	$(BIN)/pytest -m slow
+
+# The benchmark suite (BENCHMARKS.md); on an idle machine. BENCH_ONLY=pages,download for a part of it.
+BENCH_ONLY ?=
+bench: setup
+	$(BIN)/python benchmarks/run_all.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from index_server.local import LocalIndex
+from index_server.page_cache import PageCache
 from index_server.settings import IndexSettings
 from index_server.upstream import Upstream
 
@@ -17,6 +18,7 @@ class IndexContext:
     settings: IndexSettings
     index: LocalIndex
     upstream: Upstream | None
+    pages: PageCache
 
     def base_url(self, request: Request) -> str:
         """The index's public base URL, without a trailing slash."""

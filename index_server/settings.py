@@ -40,6 +40,7 @@ class IndexSettings:
     page_max_age_s: int = 60
     public_url: str | None = None  # e.g. https://wheels.example.org, used in the sentinel's message
     access_log: Path | None = None  # one line per request: "METHOD PATH STATUS"
+    worker_header: bool = False  # add X-Index-Worker: <pid> to every answer (tests, benchmarks)
     limits: Limits = field(default_factory=Limits)
 
     def blocks_upstream(self, name: str) -> bool:

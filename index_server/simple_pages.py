@@ -11,13 +11,19 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from packaging.version import InvalidVersion, Version
 
 API_VERSION = "1.1"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("index_server", "templates"),
+    autoescape=select_autoescape(default=True),
+    keep_trailing_newline=True,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,13 +86,7 @@ def render_index_json(names: Iterable[str]) -> bytes:
 
 
 def render_index_html(names: Iterable[str]) -> str:
-    rows = "\n".join(f'    <a href="{escape(n)}/">{escape(n)}</a><br>' for n in names)
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        "    <title>Simple index</title>\n  </head>\n  <body>\n"
-        f"{rows}\n  </body>\n</html>\n"
-    )
+    return _TEMPLATES.get_template("simple_index.html").render(api_version=API_VERSION, names=list(names))
 
 
 def _file_json(link: Link) -> dict[str, object]:
@@ -112,29 +112,34 @@ def render_project_json(page: ProjectPage) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _anchor(link: Link) -> str:
+@dataclass(frozen=True)
+class _Anchor:
+    """What the HTML template needs of one link, its attribute values computed here."""
+
+    href: str
+    filename: str
+    requires_python: str | None
+    metadata: str | None  # value of data-core-metadata ("true" or "sha256=..."), None when absent
+    yanked: str | None
+
+
+def _anchor(link: Link) -> _Anchor:
     href = link.url
     if "sha256" in link.hashes:
         href += f"#sha256={link.hashes['sha256']}"
-    attrs = [f'href="{escape(href)}"']
-    if link.requires_python:
-        attrs.append(f'data-requires-python="{escape(link.requires_python)}"')
+    metadata = None
     if link.core_metadata is not None:
-        value = "true"
-        if "sha256" in link.core_metadata:
-            value = f"sha256={link.core_metadata['sha256']}"
-        attrs.append(f'data-core-metadata="{value}"')
-        attrs.append(f'data-dist-info-metadata="{value}"')
-    if link.yanked is not None:
-        attrs.append(f'data-yanked="{escape(link.yanked)}"')
-    return f"    <a {' '.join(attrs)}>{escape(link.filename)}</a><br>"
+        metadata = f"sha256={link.core_metadata['sha256']}" if "sha256" in link.core_metadata else "true"
+    return _Anchor(
+        href=href,
+        filename=link.filename,
+        requires_python=link.requires_python,
+        metadata=metadata,
+        yanked=link.yanked,
+    )
 
 
 def render_project_html(page: ProjectPage) -> str:
-    rows = "\n".join(_anchor(link) for link in page.links)
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f"    <title>Links for {escape(page.name)}</title>\n  </head>\n  <body>\n"
-        f"    <h1>Links for {escape(page.name)}</h1>\n{rows}\n  </body>\n</html>\n"
+    return _TEMPLATES.get_template("simple_project.html").render(
+        api_version=API_VERSION, name=page.name, links=[_anchor(link) for link in page.links]
     )

@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from factory.commands.index_options import add_data, root_cuda_major
+from factory.commands.index_options import IndexCommandError, add_data, root_cuda_major
 from index_server.settings import DEFAULT_NEVER_UPSTREAM, DEFAULT_UPSTREAM, IndexSettings
 
 TOKENS_ENV = "FACTORY_UPLOAD_TOKENS"
@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--public-url", help="the index's public base URL (default: from each request)")
     serve.add_argument("--access-log", type=Path, help="append 'METHOD PATH STATUS' per request to this file")
+    # issue 10: worker processes (each its own SQLite connections and page cache)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
+    serve.add_argument("--worker-header", action="store_true", help="add X-Index-Worker: <pid> to every answer")
     serve.set_defaults(handler=run_serve)
 
 
@@ -49,20 +52,35 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Ind
         root_cuda_major=root_cuda_major(args),
         public_url=args.public_url,
         access_log=args.access_log,
+        worker_header=args.worker_header,
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
     import uvicorn
 
-    from index_server.app import create_app
+    from index_server.worker_entry import APP_FACTORY, SETTINGS_ENV, write_settings_file
 
+    if args.workers < 1:
+        raise IndexCommandError(f"--workers {args.workers}: give at least 1 worker process")
     settings = settings_from_args(args, dict(os.environ))
-    app = create_app(settings)
     url = f"http://{args.host}:{args.port}"
-    print(f"factory index serving {settings.data_dir} at {url}/", flush=True)
+    print(f"factory index serving {settings.data_dir} at {url}/ with {args.workers} worker(s)", flush=True)
     print(f"  pip install PACKAGE --index-url {url}/simple", flush=True)
     if not settings.upload_tokens:
         print(f"  uploads disabled: set {TOKENS_ENV}=token1,token2 to enable /legacy/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The workers are fresh processes: they get the settings from a private file the environment names.
+    with tempfile.TemporaryDirectory(prefix="factory-serve-") as private:
+        os.environ[SETTINGS_ENV] = str(write_settings_file(settings, Path(private)))
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,  # per-request lines cost more than the cached page itself; see --access-log
+        )
     return 0

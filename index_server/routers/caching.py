@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import Request, Response
 
+from index_server.page_cache import RawPage, etag_of
 
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+__all__ = ["cached_response", "etag_of", "matches", "page_response"]
 
 
 def matches(request: Request, etag: str) -> bool:
@@ -24,3 +22,12 @@ def page_response(request: Request, body: bytes, media_type: str, max_age: int, 
     if matches(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type=media_type, headers=headers)
+
+
+def cached_response(request: Request, raw: RawPage, hit: bool) -> Response:
+    """The answer for a page from the PageCache (`hit`: it was there already, not rendered for this request)."""
+    page = raw.page
+    headers = {**page.headers, "X-Index-Cache": "hit" if hit else "miss"}
+    if matches(request, page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content=page.body, media_type=page.media_type, headers={**headers, **dict(page.extra)})

@@ -8,9 +8,11 @@ from packaging.utils import canonicalize_name
 
 from index_server.channels import Channel
 from index_server.context import Context, IndexContext
+from index_server.front import checked_generation, host_key, index_key, project_key
 from index_server.hosted import files_base_for, hosted_page, matrix_url
 from index_server.negotiate import negotiate
-from index_server.routers.caching import page_response
+from index_server.page_cache import RawPage, make_page
+from index_server.routers.caching import cached_response, page_response
 from index_server.simple_pages import (
     ProjectPage,
     render_index_html,
@@ -40,27 +42,49 @@ def _negotiated(request: Request) -> tuple[str, str] | Response:
     return chosen
 
 
+def _max_age(ctx: IndexContext) -> str:
+    return f"public, max-age={ctx.settings.page_max_age_s}"
+
+
 def _index(request: Request, ctx: IndexContext) -> Response:
     chosen = _negotiated(request)
     if isinstance(chosen, Response):
         return chosen
     media_type, kind = chosen
-    names = ctx.index.catalog.projects()
-    body = render_index_json(names) if kind == "json" else render_index_html(names).encode()
-    return page_response(request, body, media_type, ctx.settings.page_max_age_s)
+
+    def render() -> RawPage:
+        names = ctx.index.catalog.projects()
+        body = render_index_json(names) if kind == "json" else render_index_html(names).encode()
+        return make_page(body, media_type, _max_age(ctx))
+
+    page, hit = ctx.pages.get_or_render(index_key(media_type), render, checked_generation(request.scope))
+    assert page is not None
+    return cached_response(request, page, hit)
 
 
-def _project_page(ctx: IndexContext, request: Request, channel: Channel, name: str) -> ProjectPage:
+def _hosted(
+    ctx: IndexContext, request: Request, channel: Channel, name: str, media_type: str, kind: str
+) -> RawPage | None:
+    """The rendered page of a hosted project, None when the catalog has no file of `name`."""
     records = ctx.index.files(name)
-    if records:
-        return hosted_page(
-            name,
-            records,
-            channel,
-            ctx.settings.root_cuda_major,
-            files_base=files_base_for(channel),
-            matrix_url=matrix_url(ctx.base_url(request), name),
-        )
+    if not records:
+        return None
+    page = hosted_page(
+        name,
+        records,
+        channel,
+        ctx.settings.root_cuda_major,
+        files_base=files_base_for(channel),
+        matrix_url=matrix_url(ctx.base_url(request), name),
+    )
+    return make_page(_render(page, kind), media_type, _max_age(ctx))
+
+
+def _render(page: ProjectPage, kind: str) -> bytes:
+    return render_project_json(page) if kind == "json" else render_project_html(page).encode()
+
+
+def _upstream_page(ctx: IndexContext, name: str) -> ProjectPage:
     if ctx.upstream is None or ctx.settings.blocks_upstream(name):
         raise HTTPException(404, f"{name} is not on this index (and is never taken from upstream)")
     page = ctx.upstream.project(name)
@@ -77,8 +101,13 @@ def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -
     if isinstance(chosen, Response):
         return chosen
     media_type, kind = chosen
-    page = _project_page(ctx, request, channel, normalized)
-    body = render_project_json(page) if kind == "json" else render_project_html(page).encode()
+    key = project_key(channel.prefix, normalized, media_type, host_key(request.scope, ctx.settings.public_url))
+    hosted, hit = ctx.pages.get_or_render(
+        key, lambda: _hosted(ctx, request, channel, normalized, media_type, kind), checked_generation(request.scope)
+    )
+    if hosted is not None:
+        return cached_response(request, hosted, hit)
+    body = _render(_upstream_page(ctx, normalized), kind)
     return page_response(request, body, media_type, ctx.settings.page_max_age_s)
 
 
