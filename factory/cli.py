@@ -19,6 +19,7 @@ COMMANDS = (
     "factory.commands.workflow",
     "factory.commands.run",
     "factory.commands.serve",
+    "factory.commands.fsck",
 )
 
 

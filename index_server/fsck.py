@@ -197,3 +197,13 @@ def _repair(
         write_atomic(problem.path, data, tmp_dir=store.tmp)
         return True
     return False
+
+
+def fsck_data_dir(data_dir: Path, *, repair: bool = False) -> FsckReport:
+    """fsck of the index under `data_dir` (which must hold a catalog); opens nothing that recovers."""
+    from index_server.settings import IndexSettings
+
+    settings = IndexSettings(data_dir=data_dir, root_cuda_major={})
+    if not settings.catalog_path.is_file():
+        raise FileNotFoundError(f"{data_dir}: no index here ({settings.catalog_path.name} is missing)")
+    return fsck(FileStore(settings.files_dir), Catalog(settings.catalog_path), repair=repair)

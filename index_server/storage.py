@@ -13,11 +13,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from index_server.errors import InsufficientStorage, TooLarge
+from index_server.errors import InsufficientStorage, RefusedTooLarge
 
 _CHUNK = 1 << 20
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -85,7 +86,8 @@ class FileStore:
 
     def new_temp(self, suffix: str) -> Path:
         """An empty temp file of this process in the temp area; the caller removes it."""
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix=temp_prefix(), suffix=suffix)
+        with disk_full_is_507("a temporary file"):
+            fd, name = tempfile.mkstemp(dir=self.tmp, prefix=temp_prefix(), suffix=suffix)
         os.close(fd)
         return Path(name)
 
@@ -93,16 +95,23 @@ class FileStore:
         """Temporaries whose writing process is gone (crash debris)."""
         return [e for e in sorted(self.tmp.iterdir()) if temp_owner_alive(e) is False]
 
-    def write_chunks(self, out_path: Path, chunks: Iterator[bytes], max_bytes: int, what: str) -> tuple[int, str]:
-        """Write `chunks` to `out_path` (fsynced), returning (size, sha256); removes it on any failure."""
+    def write_chunks(
+        self, out_path: Path, chunks: Iterable[bytes], max_bytes: int, what: str, hashers: Sequence[Any] = ()
+    ) -> tuple[int, str]:
+        """Write `chunks` to `out_path` (fsynced), feeding `hashers` too; returns (size, sha256).
+        The file is removed on any failure; a full disk raises InsufficientStorage."""
         digest, size = hashlib.sha256(), 0
         try:
             with disk_full_is_507(what), out_path.open("wb") as out:
                 for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
-                        raise TooLarge(f"{what}: larger than the index's limit of {max_bytes} bytes")
+                        raise RefusedTooLarge(
+                            "upload-size", f"{what}: larger than the index's limit of {max_bytes} bytes"
+                        )
                     digest.update(chunk)
+                    for hasher in hashers:
+                        hasher.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
@@ -115,7 +124,8 @@ class FileStore:
     def staged_copy(self, source: Path, max_bytes: int, filename: str | None = None) -> Iterator[tuple[Path, str]]:
         """Copy `source` into the temp area under its own name (`filename`), yielding (temp path,
         sha256); removed afterwards unless committed."""
-        folder = Path(tempfile.mkdtemp(dir=self.tmp, prefix=temp_prefix(), suffix=".stage"))
+        with disk_full_is_507(filename or source.name):
+            folder = Path(tempfile.mkdtemp(dir=self.tmp, prefix=temp_prefix(), suffix=".stage"))
         try:
             staged = folder / (filename or source.name)
             with source.open("rb") as src:

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from index_server.context import Context, IndexContext
-from index_server.errors import Refused, RefusedTooLarge
-from index_server.storage import FileStore, disk_full_is_507
+from index_server.errors import Refused
+from index_server.storage import FileStore
 from index_server.validate_names import check_filename, check_form
 
 router = APIRouter()
@@ -48,29 +48,16 @@ def _auth_failure(request: Request, ctx: IndexContext) -> Response | None:
 def _spool(upload: UploadFile, store: FileStore, max_bytes: int, filename: str) -> tuple[Path, dict[str, str]]:
     """Copy the upload to a temp file of the store, computing the digests clients send; the temp file
     is removed on any failure (a full disk included)."""
-    digests: dict[str, Any] = {
-        "sha256": hashlib.sha256(),
+    hashers: dict[str, Any] = {
         "md5": hashlib.md5(usedforsecurity=False),
         "blake2_256": hashlib.blake2b(digest_size=32),
     }
     path = store.new_temp(".upload")
-    size = 0
-    try:
-        with disk_full_is_507(filename), path.open("wb") as out:
-            upload.file.seek(0)
-            while chunk := upload.file.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise RefusedTooLarge(
-                        "upload-size", f"{filename}: upload larger than the index's limit of {max_bytes} bytes"
-                    )
-                for digest in digests.values():
-                    digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path, {k: d.hexdigest() for k, d in digests.items()}
+    upload.file.seek(0)
+    _size, sha256 = store.write_chunks(
+        path, iter(lambda: upload.file.read(_CHUNK), b""), max_bytes, filename, tuple(hashers.values())
+    )
+    return path, {"sha256": sha256, **{k: h.hexdigest() for k, h in hashers.items()}}
 
 
 def _check_digests(sent: dict[str, str | None], actual: dict[str, str], filename: str) -> None:
