@@ -1,7 +1,7 @@
 """Files on the local filesystem, written atomically: temp file, fsync, rename, fsync the directory.
 
 Temporaries live in `root/.tmp` (same filesystem, so the final rename is atomic) and are named
-`<pid>-...` after the process that writes them, so a crashed writer's leftovers can be told from a
+`<pid>.<host>-...` after the process that writes them, so a crashed writer's leftovers can be told from a
 live writer's work. A full disk (ENOSPC, EDQUOT) becomes InsufficientStorage after the partial temp
 file is removed.
 """
@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,14 +33,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _host_id() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def temp_prefix() -> str:
-    return f"{os.getpid()}-"
+    """`<pid>.<host>-`: the writer of a temporary, so only its own host judges whether it still runs."""
+    return f"{os.getpid()}.{_host_id()}-"
 
 
 def temp_owner_alive(entry: Path) -> bool | None:
-    """Whether the process that named a temporary still runs; None when the name carries no pid."""
-    pid, sep, _ = entry.name.partition("-")
-    if not sep or not pid.isdigit():
+    """Whether the process that named a temporary still runs; None when the name carries no pid of
+    this host (another replica's, or an old name)."""
+    owner, sep, _ = entry.name.partition("-")
+    pid, _, host = owner.partition(".")
+    if not sep or not pid.isdigit() or host != _host_id():
         return None
     try:
         os.kill(int(pid), 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from fake_dists import sdist_bytes, write_wheel
 from factory.cli import main as factory_main
 from index_server.local import LocalIndex
 from index_server.sentinel import sentinel_message
+from index_server.storage import temp_prefix
 
 
 def _store(tmp_path: Path) -> tuple[Path, LocalIndex]:
@@ -30,9 +32,10 @@ def fsck(data: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[i
     return code, capsys.readouterr().out
 
 
-def dead_pid() -> int:
+def dead_pid() -> str:
+    """The temp-name owner prefix of a process of this host that has exited."""
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return int(done.stdout)
+    return temp_prefix().replace(str(os.getpid()), done.stdout.strip(), 1).removesuffix("-")
 
 
 def test_clean_store_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,7 +78,7 @@ def test_debris_metadata_and_size_problems(tmp_path: Path, capsys: pytest.Captur
     orphan.write_bytes(b"half written")
     stray = files / ".tmp" / f"{dead_pid()}-abc.upload"
     stray.write_bytes(b"partial")
-    live = files / ".tmp" / f"{__import__('os').getpid()}-live.upload"
+    live = files / ".tmp" / f"{temp_prefix()}live.upload"
     live.write_bytes(b"being written")
     metadata = files / "pkg" / "pkg-1.0-py3-none-any.whl.metadata"
     good_metadata = metadata.read_bytes()
@@ -106,10 +109,12 @@ def test_opening_an_index_clears_a_dead_writers_debris_only(tmp_path: Path) -> N
     orphan.write_bytes(b"renamed, but the row was never committed")
     stray = files / ".tmp" / f"{dead_pid()}-x.stage"
     stray.mkdir()
-    live = files / ".tmp" / f"{__import__('os').getpid()}-y.upload"
+    live = files / ".tmp" / f"{temp_prefix()}y.upload"
     live.write_bytes(b"mine")
+    other_host = files / ".tmp" / "123.00000000-z.upload"  # another replica's: not this host's to judge
+    other_host.write_bytes(b"theirs")
     LocalIndex(data)
-    assert not orphan.exists() and not stray.exists() and live.exists()
+    assert not orphan.exists() and not stray.exists() and live.exists() and other_host.exists()
     assert len(LocalIndex(data).files()) == 3
 
 
