@@ -132,7 +132,8 @@ def _read_wheel(path: Path, parsed: ParsedName, limits: Limits) -> tuple[bytes, 
         raise _record_refusal(filename, str(err)) from None
     except (ValueError, KeyError, UnicodeDecodeError) as err:
         raise _refuse("record-malformed", filename, f"RECORD cannot be read as path,hash,size rows ({err})") from None
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as err:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
         raise _refuse("archive-unreadable", filename, f"a member cannot be decompressed ({err})") from None
     _check_wheel_file(filename, parsed, wheel_file)
     return metadata, _build_info(filename, raw_info)

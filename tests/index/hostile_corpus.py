@@ -261,6 +261,7 @@ def _archives() -> list[Case]:
             status=422,
             rule="member-duplicate",
         ),
+        Case(category="archives", id="encrypted-member", build=_encrypted_flag, status=422, rule="archive-unreadable"),
         Case(
             category="archives",
             id="not-a-zip",
@@ -320,6 +321,17 @@ def _archives() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _encrypted_flag() -> Built:
+    """A valid wheel whose first member claims to be encrypted (general purpose flag bit 0)."""
+    filename, data = WheelSpec().build_bytes()
+    raw = bytearray(data)
+    local = raw.find(b"PK\x03\x04")
+    central = raw.find(b"PK\x01\x02")
+    raw[local + 6] |= 1
+    raw[central + 8] |= 1
+    return filename, bytes(raw)
 
 
 def with_zeros(zeros: bytes) -> Callable[[], Built]:
