@@ -15,10 +15,6 @@ class InvalidDistribution(IndexError):
     status = 400
 
 
-class DigestMismatch(InvalidDistribution):
-    """A digest sent with an upload does not match the bytes received."""
-
-
 class FileConflict(IndexError):
     """A file of this name already exists with other bytes; published files are immutable."""
 

@@ -4,6 +4,7 @@ nothing stored or left behind; and per category, positive controls that the same
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -73,6 +74,15 @@ def stored_anything(data: Path, spool: Path) -> list[str]:
     left = [f"row {r.filename}" for r in Catalog(data / "catalog.sqlite3").files()]
     left += [f"file {p}" for p in (data / "files").rglob("*") if p != data / "files" / ".tmp"]
     left += [f"spool {p}" for p in spool.iterdir()]
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():  # a spooled upload still open, even if already unlinked
+        for fd in fds.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith((str(spool), str(data))):
+                left.append(f"open {target}")
     return left
 
 
