@@ -125,6 +125,8 @@ def test_concurrent_identical_uploads_store_one_file(server: tuple[Served, Path]
     assert sum("stored" in r.text and "identical" not in r.text for r in responses) == 1
     assert sorted(p.name for p in (data / "files" / "same-probe").iterdir()) == [filename, filename + ".metadata"]
     assert list(listed(served.url, "same-probe")) == [filename]
+    checked = fsck(data)  # while the server still runs: fsck takes the catalog's write lock, nothing else
+    assert checked.returncode == 0 and "1 files checked, 0 problems" in checked.stdout, checked.stdout
 
 
 def test_publishing_from_another_process_while_serving(server: tuple[Served, Path], tmp_path: Path) -> None:

@@ -184,6 +184,7 @@ CONTROLS_BY_CATEGORY: dict[str, list[tuple[str, Callable[[], Built], dict[str, s
         ("macosx", _wheel(tag="cp312-cp312-macosx_11_0_arm64"), {}),
         ("windows", _wheel(tag="cp313-cp313t-win_amd64"), {}),
         ("manylinux1", _wheel(tag="cp39-cp39-manylinux1_x86_64"), {}),
+        ("factory-repaired", _wheel(tag="cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64", build="2"), {}),
     ],
     "metadata": [
         ("name-spelling", _wheel(metadata="Metadata-Version: 2.1\nName: PKG\nVersion: 1.0\n"), {}),
