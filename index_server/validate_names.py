@@ -24,6 +24,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from index_server.errors import Refused
+from index_server.sentinel import SENTINEL_VERSION, sentinel_filename
 
 MAX_FILENAME = 200
 _FILENAME_CHARS = re.compile(r"[A-Za-z0-9._+!-]+")
@@ -81,6 +82,12 @@ def check_filename(filename: str) -> ParsedName:
             )
         if filename.endswith(".tar.gz"):
             project, version = parse_sdist_filename(filename)
+            if filename == sentinel_filename(project):
+                raise Refused(
+                    "sentinel-name",
+                    f"{filename}: the index serves its own sentinel sdist under this name; "
+                    f"use a version other than {SENTINEL_VERSION}",
+                )
             return ParsedName(
                 filename=filename,
                 project=project,

@@ -128,6 +128,7 @@ def _names() -> list[Case]:
         ("pkg-1.0-py3-none-any.tar.gz", "filename-format"),
         ("pkg-1.0-py3-none.whl", "filename-format"),
         ("pkg-1.0-py3-none-any-extra.whl", "filename-format"),
+        ("pkg-0.0.0.tar.gz", "sentinel-name"),
     ]
     return [Case(category="names", id=str(i), build=renamed(n), status=400, rule=r) for i, (n, r) in enumerate(names)]
 
