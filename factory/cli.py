@@ -22,6 +22,7 @@ COMMANDS = (
     "factory.commands.serve",
     "factory.commands.export",
     "factory.commands.yank",
+    "factory.commands.fsck",
 )
 
 

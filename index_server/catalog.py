@@ -103,18 +103,39 @@ class Catalog:
             row = db.execute("SELECT * FROM files WHERE filename = ?", (filename,)).fetchone()
         return _record(row) if row else None
 
-    def add_exclusive(self, record: FileRecord, write_files: Callable[[], None]) -> FileRecord | None:
+    def add_exclusive(
+        self, record: FileRecord, write_files: Callable[[], None], undo: Callable[[], None] | None = None
+    ) -> FileRecord | None:
         """Insert `record` unless its filename exists, calling `write_files` first, all under one
         IMMEDIATE transaction so concurrent processes serialize. Returns the existing row, or None
-        when `record` was added. If `write_files` or the insert fails, nothing is committed."""
+        when `record` was added. If `write_files`, the insert or the commit fails, nothing is
+        committed and `undo` runs while the write lock is still held."""
         with self._lock, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT * FROM files WHERE filename = ?", (record.filename,)).fetchone()
             if row is not None:
                 return _record(row)
-            write_files()
-            self._insert(db, record)
+            try:
+                write_files()
+                self._insert(db, record)
+                db.commit()
+            except BaseException:
+                if undo is not None:
+                    undo()
+                db.rollback()
+                raise
         return None
+
+    @contextmanager
+    def write_locked(self) -> Iterator[sqlite3.Connection]:
+        """Hold the database's write lock (no ingest can be between its file write and its row)."""
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+
+    def remove(self, db: sqlite3.Connection, filename: str) -> None:
+        """Drop one row inside a `write_locked` transaction."""
+        db.execute("DELETE FROM files WHERE filename = ?", (filename,))
 
     @staticmethod
     def _insert(db: sqlite3.Connection, record: FileRecord) -> bool:

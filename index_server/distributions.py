@@ -1,37 +1,32 @@
 """Inspect a wheel or sdist: the one validation every ingested file goes through.
 
-Checks that the file name parses, that the core metadata's Name and Version match it, that every
-member of a wheel is listed in RECORD with a matching hash, and that no archive is a zip bomb.
-Returns what the catalog stores. Reads only the file it is given.
+The file name must parse with strict characters and real tags (validate_names); every member must be a
+plain file or folder at a safe path within the limits (validate_members); a wheel's RECORD must hash
+every member (wheel's own WheelFile checks each hash as the member is read); the core metadata's Name
+and Version must match the name. Returns what the catalog stores. Reads only the file it is given.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import json
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.tags import parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+from wheel.wheelfile import WheelError, WheelFile
 
 from index_server.contract import BUILD_INFO_NAME
-from index_server.errors import InvalidDistribution, TooLarge
+from index_server.errors import Refused, RefusedTooLarge
 from index_server.settings import Limits
+from index_server.validate_members import CONTENT, check_zip, read_tar_members
+from index_server.validate_names import ParsedName, check_filename
 
 _CHUNK = 1 << 20
 
@@ -42,123 +37,162 @@ class Distribution:
     project: NormalizedName
     version: Version
     filetype: str  # "bdist_wheel" or "sdist"
-    python_tag: str  # "cp311", "py3", or "source"
+    python_tag: str  # "cp311", "py2.py3", or "source"
     metadata: bytes  # the core metadata file (METADATA / PKG-INFO), served as <file>.metadata
     requires_python: str | None
     build_info: dict[str, Any] | None  # *.dist-info/factory_build.json, when the factory built it
 
 
+def _refuse(rule: str, filename: str, detail: str) -> Refused:
+    return Refused(rule, f"{filename}: {detail}", status=CONTENT)
+
+
 def parse_filename(filename: str) -> tuple[NormalizedName, Version, str, str]:
-    """(project, version, filetype, python tag) from a distribution's file name, or InvalidDistribution."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
-            python = ".".join(sorted({t.interpreter for t in tags}))
-            return name, version, "bdist_wheel", python
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return name, version, "sdist", "source"
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as err:
-        raise InvalidDistribution(f"{filename}: not a valid distribution file name ({err})") from None
-    raise InvalidDistribution(f"{filename}: only wheels (.whl) and sdists (.tar.gz, .zip) are accepted")
+    """(project, version, filetype, python tag) from a distribution's file name, or Refused."""
+    parsed = check_filename(filename)
+    return parsed.project, parsed.version, parsed.filetype, parsed.python_tag
 
 
 def inspect_distribution(path: Path, filename: str, limits: Limits) -> Distribution:
-    project, version, filetype, python_tag = parse_filename(filename)
-    if filetype == "bdist_wheel":
-        metadata, build_info = _read_wheel(path, filename, project, version, limits)
+    parsed = check_filename(filename)
+    if parsed.filetype == "bdist_wheel":
+        metadata, build_info = _read_wheel(path, parsed, limits)
     else:
-        metadata, build_info = _read_sdist(path, filename, limits), None
+        metadata, build_info = _read_sdist(path, parsed, limits), None
     fields = BytesParser().parsebytes(metadata, headersonly=True)
     meta_name, meta_version = fields.get("Name"), fields.get("Version")
     if not meta_name or not meta_version:
-        raise InvalidDistribution(f"{filename}: core metadata lacks Name or Version")
-    if canonicalize_name(meta_name) != project:
-        raise InvalidDistribution(
-            f"{filename}: metadata Name {meta_name!r} does not match the file name's project {project!r}; "
-            "rebuild the file or rename it"
+        raise _refuse("metadata-missing", filename, "core metadata lacks Name or Version")
+    if canonicalize_name(meta_name) != parsed.project:
+        raise _refuse(
+            "metadata-name",
+            filename,
+            f"metadata Name {meta_name!r} does not match the file name's project {parsed.project!r}; "
+            "rebuild the file or rename it",
         )
     try:
-        parsed_version = Version(meta_version)
+        meta_parsed = Version(meta_version)
     except InvalidVersion:
-        raise InvalidDistribution(f"{filename}: metadata Version {meta_version!r} is not PEP 440") from None
-    if parsed_version != version:
-        raise InvalidDistribution(
-            f"{filename}: metadata Version {meta_version} does not match the file name's version {version}"
+        raise _refuse("metadata-version", filename, f"metadata Version {meta_version!r} is not PEP 440") from None
+    if meta_parsed != parsed.version:
+        raise _refuse(
+            "metadata-version",
+            filename,
+            f"metadata Version {meta_version} does not match the file name's version {parsed.version}",
         )
     return Distribution(
         filename=filename,
-        project=project,
-        version=version,
-        filetype=filetype,
-        python_tag=python_tag,
+        project=parsed.project,
+        version=parsed.version,
+        filetype=parsed.filetype,
+        python_tag=parsed.python_tag,
         metadata=metadata,
         requires_python=fields.get("Requires-Python") or None,
         build_info=build_info,
     )
 
 
-def _check_zip_limits(zf: zipfile.ZipFile, filename: str, limits: Limits) -> None:
-    infos = zf.infolist()
-    if len(infos) > limits.max_members:
-        raise TooLarge(f"{filename}: {len(infos)} members, more than the limit of {limits.max_members}")
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_uncompressed_bytes:
-        raise TooLarge(
-            f"{filename}: {total} bytes uncompressed, more than the limit of {limits.max_uncompressed_bytes}"
+def _dist_info(zf: zipfile.ZipFile, parsed: ParsedName) -> str:
+    tops = {n.split("/", 1)[0] for n in zf.namelist()}
+    dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
+    wanted = [d for d in dist_infos if _dist_info_matches(d, parsed.project, parsed.version)]
+    if len(wanted) != 1 or len(dist_infos) != 1:
+        raise _refuse(
+            "dist-info",
+            parsed.filename,
+            f"expected one {parsed.project}-{parsed.version}.dist-info, found {dist_infos}",
         )
-    for info in infos:
-        if info.file_size > _CHUNK and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            raise TooLarge(
-                f"{filename}: member {info.filename} expands "
-                f"{info.file_size / max(info.compress_size, 1):.0f}x (limit {limits.max_ratio:.0f}x); "
-                "refusing a possible zip bomb"
+    for required in ("METADATA", "RECORD", "WHEEL"):
+        if f"{wanted[0]}/{required}" not in zf.namelist():
+            raise _refuse("dist-info", parsed.filename, f"{wanted[0]}/{required} is missing")
+    return wanted[0]
+
+
+def _read_wheel(path: Path, parsed: ParsedName, limits: Limits) -> tuple[bytes, dict[str, Any] | None]:
+    filename = parsed.filename
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip(zf, filename, limits, path.stat().st_size)
+            dist_info = _dist_info(zf, parsed)
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise _refuse("archive-unreadable", filename, f"not a zip archive ({err})") from None
+    if path.name != filename:
+        raise ValueError(f"the staged copy of {filename} must carry its name, not {path.name}")
+    try:
+        with WheelFile(path) as wf:
+            for info in wf.infolist():
+                if not info.is_dir():
+                    _read_all(wf, info, filename)
+            metadata = wf.read(f"{dist_info}/METADATA")
+            wheel_file = wf.read(f"{dist_info}/WHEEL")
+            raw_info = (
+                wf.read(f"{dist_info}/{BUILD_INFO_NAME}") if f"{dist_info}/{BUILD_INFO_NAME}" in wf.namelist() else None
             )
+    except WheelError as err:
+        raise _record_refusal(filename, str(err)) from None
+    except (ValueError, KeyError, UnicodeDecodeError) as err:
+        raise _refuse("record-malformed", filename, f"RECORD cannot be read as path,hash,size rows ({err})") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as err:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
+        raise _refuse("archive-unreadable", filename, f"a member cannot be decompressed ({err})") from None
+    _check_wheel_file(filename, parsed, wheel_file)
+    return metadata, _build_info(filename, raw_info)
 
 
-def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> tuple[str, int]:
-    """urlsafe-b64 sha256 and length of one member, reading no more than its declared size."""
-    digest, size = hashlib.sha256(), 0
-    with zf.open(info) as stream:
+def _read_all(wf: WheelFile, info: zipfile.ZipInfo, filename: str) -> None:
+    """Read one member to its end, which makes WheelFile compare it with its RECORD hash."""
+    size = 0
+    with wf.open(info) as stream:
         while chunk := stream.read(_CHUNK):
             size += len(chunk)
             if size > info.file_size:
-                raise TooLarge(f"{filename}: member {info.filename} is larger than its header says")
-            digest.update(chunk)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode(), size
+                raise RefusedTooLarge(
+                    "archive-size", f"{filename}: member {info.filename} is larger than its header says"
+                )
 
 
-def _read_wheel(
-    path: Path, filename: str, project: NormalizedName, version: Version, limits: Limits
-) -> tuple[bytes, dict[str, Any] | None]:
+def _record_refusal(filename: str, message: str) -> Refused:
+    if message.startswith("Hash mismatch"):
+        return _refuse(
+            "record-hash-mismatch",
+            filename,
+            f"RECORD hash mismatch: {message}; the wheel was modified after it was built",
+        )
+    if message.startswith("No hash found"):
+        member = message.removeprefix("No hash found for file ")
+        return _refuse("record-missing-entry", filename, f"{member} is not listed with a hash in RECORD")
+    if message.startswith("Missing"):
+        return _refuse("record-missing", filename, message)
+    if "hash algorithm" in message:
+        return _refuse("record-weak-hash", filename, f"{message}; RECORD must use sha256 or stronger")
+    return _refuse("record-malformed", filename, message)
+
+
+def _check_wheel_file(filename: str, parsed: ParsedName, data: bytes) -> None:
+    fields = BytesParser().parsebytes(data, headersonly=True)
+    wheel_version = fields.get("Wheel-Version") or ""
+    if wheel_version.split(".")[0] != "1":
+        raise _refuse("wheel-file", filename, f"WHEEL says Wheel-Version {wheel_version!r}; only 1.x is understood")
+    declared = {tag for line in fields.get_all("Tag") or [] for tag in parse_tag(line)}
+    if declared and declared != parsed.tags:
+        raise _refuse(
+            "wheel-file",
+            filename,
+            f"WHEEL's Tag lines {sorted(map(str, declared))} do not match "
+            f"the file name's {sorted(map(str, parsed.tags))}",
+        )
+
+
+def _build_info(filename: str, raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise InvalidDistribution(f"{filename}: not a zip archive ({err})") from None
-    with zf:
-        _check_zip_limits(zf, filename, limits)
-        names = zf.namelist()
-        dist_infos = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
-        wanted = [d for d in dist_infos if _dist_info_matches(d, project, version)]
-        if len(wanted) != 1:
-            raise InvalidDistribution(
-                f"{filename}: expected one {project}-{version}.dist-info directory, found {sorted(dist_infos)}"
-            )
-        dist_info = wanted[0]
-        for required in ("METADATA", "RECORD", "WHEEL"):
-            if f"{dist_info}/{required}" not in names:
-                raise InvalidDistribution(f"{filename}: {dist_info}/{required} is missing")
-        _check_record(zf, filename, dist_info)
-        metadata = zf.read(f"{dist_info}/METADATA")
-        build_info = None
-        if f"{dist_info}/{BUILD_INFO_NAME}" in names:
-            try:
-                build_info = json.loads(zf.read(f"{dist_info}/{BUILD_INFO_NAME}"))
-            except ValueError as err:
-                raise InvalidDistribution(f"{filename}: {BUILD_INFO_NAME} is not JSON ({err})") from None
-            if not isinstance(build_info, dict):
-                raise InvalidDistribution(f"{filename}: {BUILD_INFO_NAME} is not a JSON object")
-    return metadata, build_info
+        info = json.loads(raw)
+    except ValueError as err:
+        raise _refuse("build-info", filename, f"{BUILD_INFO_NAME} is not JSON ({err})") from None
+    if not isinstance(info, dict):
+        raise _refuse("build-info", filename, f"{BUILD_INFO_NAME} is not a JSON object")
+    return info
 
 
 def _dist_info_matches(directory: str, project: NormalizedName, version: Version) -> bool:
@@ -170,48 +204,17 @@ def _dist_info_matches(directory: str, project: NormalizedName, version: Version
         return False
 
 
-def _check_record(zf: zipfile.ZipFile, filename: str, dist_info: str) -> None:
-    record_name = f"{dist_info}/RECORD"
-    rows = list(csv.reader(io.StringIO(zf.read(record_name).decode("utf-8"))))
-    recorded: dict[str, str] = {}
-    for row in rows:
-        if row:
-            recorded[row[0]] = row[1] if len(row) > 1 else ""
-    unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
-    for info in zf.infolist():
-        if info.is_dir() or info.filename in unsigned:
-            continue
-        entry = recorded.get(info.filename)
-        if not entry:
-            raise InvalidDistribution(f"{filename}: {info.filename} is not listed with a hash in RECORD")
-        algorithm, _, expected = entry.partition("=")
-        if algorithm != "sha256":
-            raise InvalidDistribution(f"{filename}: RECORD uses {algorithm!r} for {info.filename}; need sha256")
-        actual, _size = _hash_member(zf, info, filename)
-        if actual != expected:
-            raise InvalidDistribution(
-                f"{filename}: RECORD hash mismatch for {info.filename} (RECORD {expected}, content {actual});"
-                " the wheel was modified after it was built"
-            )
-
-
-def _read_sdist(path: Path, filename: str, limits: Limits) -> bytes:
-    if not filename.endswith(".tar.gz"):
-        raise InvalidDistribution(f"{filename}: only .tar.gz sdists are accepted (PEP 625)")
+def _read_sdist(path: Path, parsed: ParsedName, limits: Limits) -> bytes:
+    filename = parsed.filename
+    top = filename.removesuffix(".tar.gz")
     try:
         with tarfile.open(path, "r:gz") as tf:
-            members = []
-            total = 0
-            for member in tf:
-                members.append(member)
-                total += member.size
-                if len(members) > limits.max_members or total > limits.max_uncompressed_bytes:
-                    raise TooLarge(f"{filename}: more than the index's limits when unpacked")
-            pkg_info = [m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")]
-            if len(pkg_info) != 1 or not pkg_info[0].isfile():
-                raise InvalidDistribution(f"{filename}: no top-level <name>-<version>/PKG-INFO")
+            members = read_tar_members(tf, filename, top, limits, path.stat().st_size)
+            pkg_info = [m for m in members if m.name == f"{top}/PKG-INFO" and m.isfile()]
+            if len(pkg_info) != 1:
+                raise _refuse("sdist-pkg-info", filename, f"no {top}/PKG-INFO file")
             stream = tf.extractfile(pkg_info[0])
             assert stream is not None
             return stream.read()
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise InvalidDistribution(f"{filename}: not a gzip tar archive ({err})") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise _refuse("archive-unreadable", filename, f"not a gzip tar archive ({err})") from None

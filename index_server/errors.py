@@ -15,10 +15,6 @@ class InvalidDistribution(IndexError):
     status = 400
 
 
-class DigestMismatch(InvalidDistribution):
-    """A digest sent with an upload does not match the bytes received."""
-
-
 class FileConflict(IndexError):
     """A file of this name already exists with other bytes; published files are immutable."""
 
@@ -41,3 +37,25 @@ class UpstreamError(IndexError):
     """The pass-through upstream index failed or answered something unusable."""
 
     status = 502
+
+
+class Refused(InvalidDistribution):
+    """A named ingest rule refused the file; `rule` is a stable identifier that the message quotes."""
+
+    def __init__(self, rule: str, detail: str, *, status: int = 400) -> None:
+        super().__init__(f"[{rule}] {detail}")
+        self.rule = rule
+        self.status = status
+
+
+class RefusedTooLarge(Refused, TooLarge):
+    """A named size or expansion limit refused the file."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(rule, detail, status=413)
+
+
+class InsufficientStorage(IndexError):
+    """The disk filled up while a file was written; nothing of it was kept."""
+
+    status = 507

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,11 +11,13 @@ from packaging.utils import NormalizedName
 
 from index_server.catalog import Catalog, FileRecord, now_utc
 from index_server.distributions import inspect_distribution
-from index_server.errors import FileConflict
+from index_server.errors import FileConflict, InsufficientStorage
+from index_server.fsck import METADATA_SUFFIX, recover
 from index_server.settings import Limits
-from index_server.storage import FileStore
+from index_server.storage import FileStore, disk_full_is_507
+from index_server.validate_names import check_filename
 
-METADATA_SUFFIX = ".metadata"
+__all__ = ["METADATA_SUFFIX", "IngestResult", "Ingestor"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,16 +30,21 @@ class IngestResult:
 
 
 class Ingestor:
-    """Validate a file, then write it (and its .metadata) atomically, then commit the catalog row."""
+    """Validate a file, then write it (and its .metadata) atomically, then commit the catalog row.
+
+    Opening one clears what a crashed writer left (temporaries of dead processes, files whose row
+    was never committed), under the catalog's write lock so no live writer is touched."""
 
     def __init__(self, store: FileStore, catalog: Catalog, limits: Limits) -> None:
         self.store = store
         self.catalog = catalog
         self.limits = limits
+        recover(store, catalog)
 
     def ingest(self, source: Path, filename: str | None = None) -> IngestResult:
         filename = filename or source.name
-        with self.store.staged_copy(source, self.limits.max_upload_bytes) as (staged, sha256):
+        check_filename(filename)  # before a byte is written under that name
+        with self.store.staged_copy(source, self.limits.max_upload_bytes, filename) as (staged, sha256):
             existing = self.catalog.get(filename)
             if existing is not None:
                 return self._same_or_conflict(existing, sha256)
@@ -56,13 +64,28 @@ class Ingestor:
                 yanked_reason=None,
                 build_info=dist.build_info,
             )
+            written: list[Path] = []
 
             def write_files() -> None:
                 if metadata_sha256 is not None:
+                    written.append(self.store.path(dist.project, filename + METADATA_SUFFIX))
                     self.store.write_bytes(dist.project, filename + METADATA_SUFFIX, dist.metadata)
+                written.append(self.store.path(dist.project, filename))
                 self.store.commit(staged, dist.project, filename)
 
-            existing = self.catalog.add_exclusive(record, write_files)
+            def undo() -> None:
+                for path in written:
+                    path.unlink(missing_ok=True)
+
+            try:
+                with disk_full_is_507(filename):
+                    existing = self.catalog.add_exclusive(record, write_files, undo)
+            except sqlite3.OperationalError as err:
+                if "full" not in str(err):
+                    raise
+                raise InsufficientStorage(
+                    f"{filename}: the catalog's disk is full ({err}); nothing was stored. Free space and upload again"
+                ) from None
             if existing is not None:
                 return self._same_or_conflict(existing, sha256)
         return IngestResult(

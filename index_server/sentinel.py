@@ -56,7 +56,10 @@ def sentinel_message(project: str, matrix_url: str) -> str:
         "real build was rejected (their torch pin, CUDA channel or Python tag did not fit).\n"
         f"See which builds exist: {matrix_url}\n"
         "Install a torch that a build supports, or use the channel of your CUDA major "
-        "(.../cu12/simple, .../cu13/simple). Nothing was compiled.\n"
+        "(.../cu12/simple, .../cu13/simple).\n"
+        "Used pip install --force-reinstall? It makes pip resolve torch again, which this index never serves, "
+        "so no build's torch requirement can be met. Fix: add --no-deps, or add torch's own index "
+        "(https://download.pytorch.org/whl/cuXXX) with --extra-index-url. Nothing was compiled.\n"
     )
 
 

@@ -1,18 +1,28 @@
-"""Files on the local filesystem, written atomically: temp file, fsync, rename, fsync the directory."""
+"""Files on the local filesystem, written atomically: temp file, fsync, rename, fsync the directory.
+
+Temporaries live in `root/.tmp` (same filesystem, so the final rename is atomic) and are named
+`<pid>.<host>-...` after the process that writes them, so a crashed writer's leftovers can be told from a
+live writer's work. A full disk (ENOSPC, EDQUOT) becomes InsufficientStorage after the partial temp
+file is removed.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from index_server.errors import TooLarge
+from index_server.errors import InsufficientStorage, RefusedTooLarge
 
 _CHUNK = 1 << 20
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -21,6 +31,52 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _host_id() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_prefix() -> str:
+    """`<pid>.<host>-`: the writer of a temporary, so only its own host judges whether it still runs."""
+    return f"{os.getpid()}.{_host_id()}-"
+
+
+def temp_owner_alive(entry: Path) -> bool | None:
+    """Whether the process that named a temporary still runs; None when the name carries no pid of
+    this host (another replica's, or an old name)."""
+    owner, sep, _ = entry.name.partition("-")
+    pid, _, host = owner.partition(".")
+    if not sep or not pid.isdigit() or host != _host_id():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def disk_full_is_507(what: str) -> Iterator[None]:
+    """Turn ENOSPC/EDQUOT raised inside the block into InsufficientStorage naming `what`."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in _DISK_FULL:
+            raise InsufficientStorage(
+                f"{what}: the index's disk is full ({os.strerror(err.errno)}); nothing was stored. "
+                "Free space on the server and upload again"
+            ) from None
+        raise
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class FileStore:
@@ -36,43 +92,75 @@ class FileStore:
             raise ValueError(f"unsafe file name {project}/{filename}")
         return self.root / project / filename
 
-    @contextmanager
-    def staged_copy(self, source: Path, max_bytes: int) -> Iterator[tuple[Path, str]]:
-        """Copy `source` into the temp area, yielding (temp path, sha256); removed afterwards unless moved."""
-        fd, name = tempfile.mkstemp(dir=self.tmp, suffix=".part")
-        staged = Path(name)
+    def new_temp(self, suffix: str) -> Path:
+        """An empty temp file of this process in the temp area; the caller removes it."""
+        with disk_full_is_507("a temporary file"):
+            fd, name = tempfile.mkstemp(dir=self.tmp, prefix=temp_prefix(), suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def dead_temporaries(self) -> list[Path]:
+        """Temporaries whose writing process is gone (crash debris)."""
+        return [e for e in sorted(self.tmp.iterdir()) if temp_owner_alive(e) is False]
+
+    def write_chunks(
+        self, out_path: Path, chunks: Iterable[bytes], max_bytes: int, what: str, hashers: Sequence[Any] = ()
+    ) -> tuple[int, str]:
+        """Write `chunks` to `out_path` (fsynced), feeding `hashers` too; returns (size, sha256).
+        The file is removed on any failure; a full disk raises InsufficientStorage."""
+        digest, size = hashlib.sha256(), 0
         try:
-            digest, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                while chunk := src.read(_CHUNK):
+            with disk_full_is_507(what), out_path.open("wb") as out:
+                for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
-                        raise TooLarge(f"{source.name}: larger than the index's limit of {max_bytes} bytes")
+                        raise RefusedTooLarge(
+                            "upload-size", f"{what}: larger than the index's limit of {max_bytes} bytes"
+                        )
                     digest.update(chunk)
+                    for hasher in hashers:
+                        hasher.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            yield staged, digest.hexdigest()
+        except BaseException:
+            out_path.unlink(missing_ok=True)
+            raise
+        return size, digest.hexdigest()
+
+    @contextmanager
+    def staged_copy(self, source: Path, max_bytes: int, filename: str | None = None) -> Iterator[tuple[Path, str]]:
+        """Copy `source` into the temp area under its own name (`filename`), yielding (temp path,
+        sha256); removed afterwards unless committed."""
+        with disk_full_is_507(filename or source.name):
+            folder = Path(tempfile.mkdtemp(dir=self.tmp, prefix=temp_prefix(), suffix=".stage"))
+        try:
+            staged = folder / (filename or source.name)
+            with source.open("rb") as src:
+                _size, sha256 = self.write_chunks(staged, iter(lambda: src.read(_CHUNK), b""), max_bytes, staged.name)
+            yield staged, sha256
         finally:
-            staged.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def commit(self, staged: Path, project: str, filename: str) -> Path:
-        """Atomically move a staged file to its final name (which must not exist yet)."""
+        """Atomically move a staged file to its final name (an orphan of that name is replaced)."""
         target = self.path(project, filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        _fsync_dir(target.parent)
+        with disk_full_is_507(filename):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+            _fsync_dir(target.parent)
         return target
 
     def write_bytes(self, project: str, filename: str, data: bytes) -> Path:
         target = self.path(project, filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data, tmp_dir=self.tmp)
+        with disk_full_is_507(filename):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data, tmp_dir=self.tmp)
         return target
 
 
 def write_atomic(target: Path, data: bytes, *, tmp_dir: Path) -> None:
-    fd, name = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -86,7 +174,7 @@ def write_atomic(target: Path, data: bytes, *, tmp_dir: Path) -> None:
 
 def copy_tree_atomic(source: Path, target: Path, *, tmp_dir: Path) -> None:
     """Make `target` a copy of directory `source` in one rename (target must not exist)."""
-    staging = Path(tempfile.mkdtemp(dir=tmp_dir))
+    staging = Path(tempfile.mkdtemp(dir=tmp_dir, prefix=temp_prefix()))
     try:
         shutil.copytree(source, staging / "tree")
         target.parent.mkdir(parents=True, exist_ok=True)
