@@ -1,11 +1,14 @@
 """The real runner's time limit: past it, the command's whole process group is gone (real processes, ~1 s)."""
 
+import argparse
 import os
 import time
 from pathlib import Path
 
 import pytest
 
+from factory.commands.common import add_build_options, context_from_args
+from factory.context import StageTimeouts
 from factory.process import ProcessTimeout, SubprocessRunner
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -61,3 +64,25 @@ def test_within_the_limit_the_command_completes(tmp_path: Path) -> None:
 def test_a_missing_program_is_exit_127(tmp_path: Path) -> None:
     done = SubprocessRunner()(["/nonexistent/tool"], env=ENV, cwd=None, log=tmp_path / "log", timeout=5)
     assert done.returncode == 127 and "cannot run /nonexistent/tool" in done.output
+
+
+def build_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_build_options(parser)
+    parser.add_argument("--recipes", default=None)
+    return parser.parse_args(["--extra-index-url", "https://mirror.test/simple", *argv])
+
+
+def test_stage_time_limits_come_from_the_command_line() -> None:
+    ctx = context_from_args(build_args("--timeout-build", "7200", "--timeout-verify", "90.5"))
+    assert ctx.timeouts == StageTimeouts(build=7200, verify=90.5)
+    assert ctx.timeouts.of("build") == 7200 and ctx.timeouts.of("provision") == 30 * 60
+    default = context_from_args(build_args()).timeouts
+    assert (default.provision, default.build, default.repair, default.verify) == (1800, 10800, 1800, 1800)
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "soon", "inf", "nan"])
+def test_a_time_limit_must_be_positive_seconds(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_args("--timeout-repair", bad)
+    assert f"{bad!r} is not a positive number of seconds" in capsys.readouterr().err
