@@ -72,6 +72,7 @@ class Reply:
     code: int = 0
     output: str = ""
     times_out: bool = False  # raise what SubprocessRunner raises past the limit
+    raises: Exception | None = None  # a bug in the runner or below it
 
 
 def fail(output: str, code: int = 1) -> Reply:
@@ -120,6 +121,8 @@ class FakeRunner:
         reply = self.replies.get(shape) or self.world.happy(shape, a)
         if reply.times_out:
             raise ProcessTimeout(a, timeout or 0.0, log)
+        if reply.raises is not None:
+            raise reply.raises
         if reply.code == 0:
             self.world.effect(shape, a)
         with log.open("a") as out:

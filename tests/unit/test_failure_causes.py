@@ -203,6 +203,18 @@ def test_cause_is_produced_and_recorded(cause: Cause, tmp_path: Path) -> None:
     assert stage_record["message"] == result.message
 
 
+def test_an_exception_between_stages_is_recorded(tmp_path: Path) -> None:
+    """Reading the compiler's version runs after fetch and before build, in no stage: internal.json says so."""
+    boom = R(raises=UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"))
+    result, _ = build(World(root=tmp_path), {"compiler-version": boom})
+    assert (result.outcome, result.stage, result.cause) == (Outcome.FAILED, "internal", Cause.INTERNAL_ERROR)
+    internal = record(result, "internal")
+    assert internal["cause"] == Cause.INTERNAL_ERROR
+    assert internal["message"].startswith("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff")
+    assert record(result, "fetch")["outcome"] == Outcome.OK
+    assert not (result.log.parent / "build.json").exists()
+
+
 def test_the_happy_path_builds(tmp_path: Path) -> None:
     """The control: with no scenario the same world builds, so each failure above is the scenario's."""
     result, runner = build(World(root=tmp_path, gpu_check=True), {})
