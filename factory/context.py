@@ -10,6 +10,24 @@ from packaging.utils import NormalizedName
 
 from factory.recipes import Recipe
 
+# The stages that run commands, and how long one of their commands may run by default (seconds).
+DEFAULT_TIMEOUTS = {"provision": 30 * 60, "build": 3 * 60 * 60, "repair": 30 * 60, "verify": 30 * 60}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageTimeouts:
+    """The time limit of one command of each stage; past it the command's process group is killed."""
+
+    provision: float = DEFAULT_TIMEOUTS["provision"]  # one uv install of torch or the toolkit, one probe
+    build: float = DEFAULT_TIMEOUTS["build"]  # the whole PEP 517 build (nvcc of every arch)
+    repair: float = DEFAULT_TIMEOUTS["repair"]
+    verify: float = DEFAULT_TIMEOUTS["verify"]
+
+    def of(self, stage: str) -> float:
+        """The limit of `stage`; fetch runs no commands, so one run right after it (c++ --version) gets provision's."""
+        limit: float = getattr(self, stage) if stage in DEFAULT_TIMEOUTS else self.provision
+        return limit
+
 
 @dataclass(frozen=True, kw_only=True)
 class BuildContext:
@@ -29,6 +47,7 @@ class BuildContext:
     sdist_overrides: Mapping[str, Path] = field(default_factory=dict)  # package -> local sdist (tests)
     verify_dependencies: bool = True  # install and import the package's declared dependencies too
     gpu_check: bool = False  # run the numerics check (needs a CUDA device)
+    timeouts: StageTimeouts = StageTimeouts()  # per stage: how long one command may run
 
     @property
     def envs(self) -> Path:

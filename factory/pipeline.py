@@ -21,7 +21,7 @@ from factory.context import BuildContext
 from factory.fetch import fetch_sdist
 from factory.inputs import Prepared, finish, prepare
 from factory.job import Job
-from factory.process import Runner, SubprocessRunner
+from factory.process import Runner, StageLimited, SubprocessRunner, TimeLimited
 from factory.provenance import provenance
 from factory.provision import provision
 from factory.recorder import StageRecorder
@@ -66,7 +66,7 @@ def compute_input_key(
     log = out_dir / job.id / "inputs.log"  # not build.log: a skipped tuple keeps its build's log
     log.parent.mkdir(parents=True, exist_ok=True)
     with client or httpx.Client(timeout=60) as http:
-        return prepare(job, ctx, runner or SubprocessRunner(), http, log)
+        return prepare(job, ctx, TimeLimited(runner or SubprocessRunner(), ctx.timeouts.provision), http, log)
 
 
 def build_tuple(
@@ -80,13 +80,14 @@ def build_tuple(
     prepared: Prepared | None = None,
 ) -> TupleResult:
     """`prepared`: what compute_input_key found for this job, so provision and fetch are not redone."""
-    spec, run = job.spec, runner or SubprocessRunner()
+    spec = job.spec
     tuple_dir = out_dir / spec.id
     tuple_dir.mkdir(parents=True, exist_ok=True)
     log = tuple_dir / "build.log"
     log.write_text(f"# {spec.id}\n")
     began = time.monotonic()
     stage = StageRecorder(spec.id, tuple_dir, log, on_stage)
+    run = StageLimited(runner or SubprocessRunner(), ctx.timeouts, stage)  # each command: its stage's limit
     key: str | None = prepared.input_key if prepared else None
     try:
         toolchain = stage(
@@ -130,7 +131,8 @@ def build_tuple(
             lambda: verify_wheel(job, ctx, toolchain, repaired.path, tuple_dir, run, log),
             lambda checks: checks,
         )
-    except StageFailed as err:
+    except Exception as caught:  # a stage's failure (recorded), or a bug between stages (recorded here)
+        err = caught if isinstance(caught, StageFailed) else stage.between_stages(caught)
         return TupleResult(
             spec=spec,
             outcome=Outcome.SKIPPED if err.skipped else Outcome.FAILED,

@@ -1,17 +1,24 @@
 """The one place that runs processes: logs the exact command line, streams output to the stage log.
 
-The runner is passed in (tests pass a fake); stages call `run(...)` and get a `Completed` back.
+The runner is passed in (tests pass a fake); stages call `run(...)` and get a `Completed` back. Every
+child starts in its own session, so a time limit (or an interrupt) ends its whole process group:
+nvcc's cicc and ptxas, ninja's compilers, pip's build backends, not only the command we started.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from factory.errors import FactoryError
 
 
 @dataclass(frozen=True)
@@ -32,38 +39,145 @@ class Completed:
         return (errors or lines or ["(no output)"])[-1]
 
 
+class ProcessTimeout(FactoryError):
+    """A command ran past its time limit; its whole process group was killed."""
+
+    def __init__(self, argv: Sequence[str], limit: float, log: Path) -> None:
+        super().__init__(f"{shlex.join(argv)[:200]} ran past its {limit:g} s limit and was killed (log: {log})")
+        self.argv, self.limit, self.log = tuple(argv), limit, log
+
+
 class Runner(Protocol):
-    def __call__(self, argv: Sequence[object], *, env: Mapping[str, str], cwd: Path | None, log: Path) -> Completed: ...
+    def __call__(
+        self,
+        argv: Sequence[object],
+        *,
+        env: Mapping[str, str],
+        cwd: Path | None,
+        log: Path,
+        timeout: float | None = None,
+    ) -> Completed: ...
 
 
+@dataclass(frozen=True)
+class TimeLimited:
+    """`runner` with a default time limit for every command (a stage's limit, from BuildContext)."""
+
+    runner: Runner
+    seconds: float | None
+
+    def __call__(
+        self,
+        argv: Sequence[object],
+        *,
+        env: Mapping[str, str],
+        cwd: Path | None,
+        log: Path,
+        timeout: float | None = None,
+    ) -> Completed:
+        return self.runner(argv, env=env, cwd=cwd, log=log, timeout=timeout if timeout is not None else self.seconds)
+
+
+class Limits(Protocol):
+    def of(self, stage: str) -> float: ...
+
+
+class Current(Protocol):
+    @property
+    def current(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StageLimited:
+    """`runner` whose commands get the time limit of the stage running them (`current.current`)."""
+
+    runner: Runner
+    limits: Limits
+    current: Current
+
+    def __call__(
+        self,
+        argv: Sequence[object],
+        *,
+        env: Mapping[str, str],
+        cwd: Path | None,
+        log: Path,
+        timeout: float | None = None,
+    ) -> Completed:
+        limit = timeout if timeout is not None else self.limits.of(self.current.current)
+        return self.runner(argv, env=env, cwd=cwd, log=log, timeout=limit)
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the child's process group, then SIGKILL to whatever is left after `grace` seconds."""
+    _signal_group(proc, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    _signal_group(proc, signal.SIGKILL)  # members that outlived the leader or ignored SIGTERM
+    proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is empty already
+        os.killpg(proc.pid, sig)
+
+
+@dataclass(frozen=True)
 class SubprocessRunner:
-    """Runs a command to completion, its stdout and stderr appended to `log` after the command line."""
+    """Runs a command to completion, its stdout and stderr appended to `log` after the command line.
 
-    def __call__(self, argv: Sequence[object], *, env: Mapping[str, str], cwd: Path | None, log: Path) -> Completed:
+    `grace`: seconds between SIGTERM and SIGKILL when a time limit is hit.
+    """
+
+    grace: float = 10.0
+
+    def __call__(
+        self,
+        argv: Sequence[object],
+        *,
+        env: Mapping[str, str],
+        cwd: Path | None,
+        log: Path,
+        timeout: float | None = None,
+    ) -> Completed:
         args = tuple(str(a) for a in argv)
         log.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        timed_out = False
         with log.open("a", encoding="utf-8", errors="replace") as out:
             out.write(f"\n$ {shlex.join(args)}\n" + (f"  (in {cwd})\n" if cwd else ""))
             out.flush()
             mark = out.tell()
             try:
-                proc = subprocess.run(
+                proc = subprocess.Popen(
                     args,
                     env=dict(env),
                     cwd=cwd,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
-                code = proc.returncode
             except FileNotFoundError as err:
                 out.write(f"cannot run {args[0]}: {err}\n")
                 code = 127
+            else:
+                try:
+                    code = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    kill_group(proc, self.grace)
+                    code = proc.returncode
+                finally:
+                    if proc.returncode is None:  # interrupted (Ctrl-C): the group must not outlive us
+                        kill_group(proc, 0)
         seconds = time.monotonic() - started
         with log.open("r", encoding="utf-8", errors="replace") as back:
             back.seek(mark)
             output = back.read()
         with log.open("a", encoding="utf-8") as out:
+            if timed_out:
+                out.write(f"[killed after {seconds:.1f} s: over the {timeout:g} s limit]\n")
+                raise ProcessTimeout(args, timeout or 0.0, log)
             out.write(f"[exit {code} after {seconds:.1f} s]\n")
         return Completed(args, code, seconds, output)

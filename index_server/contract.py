@@ -60,6 +60,7 @@ class Cause(StrEnum):
     DEPENDENCY_CONFLICT = "dependency-conflict"
     NUMERICS_FAILED = "numerics-failed"
     PUBLISH_REJECTED = "publish-rejected"
+    TIMEOUT = "timeout"  # a command ran past its stage's time limit; its process group was killed
     INTERNAL_ERROR = "internal-error"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import math
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from factory.compat import load_compat
-from factory.context import BuildContext
+from factory.context import DEFAULT_TIMEOUTS, BuildContext, StageTimeouts
 from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
@@ -97,6 +98,14 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also run the kernels against the reference implementations (needs a GPU)",
     )
+    for stage, default in DEFAULT_TIMEOUTS.items():
+        parser.add_argument(
+            f"--timeout-{stage}",
+            type=_seconds,
+            default=default,
+            metavar="SECONDS",
+            help=f"time limit of one {stage} command; past it its process group is killed (default: {default})",
+        )
     parser.add_argument(
         "--sdist",
         action="append",
@@ -104,6 +113,16 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
         metavar="PACKAGE=PATH",
         help="build PACKAGE from a local sdist instead of PyPI's (repeatable)",
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds (e.g. 1800)")
+    return value
 
 
 def _pip_extra_indexes() -> list[str]:
@@ -158,4 +177,5 @@ def context_from_args(args: argparse.Namespace, tuple_jobs: int = 1) -> BuildCon
         sdist_overrides=overrides,
         verify_dependencies=not args.skip_dependency_check,
         gpu_check=args.gpu_check,
+        timeouts=StageTimeouts(**{stage: getattr(args, f"timeout_{stage}") for stage in DEFAULT_TIMEOUTS}),
     )
