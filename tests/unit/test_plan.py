@@ -84,7 +84,7 @@ def test_classic_install_guide_tuple(full: Plan) -> None:
     ]
     assert len(match) == 1
     assert Version("2.3.0+cu118") in Requirement(match[0].torch_pin).specifier
-    assert match[0].platform == "manylinux_2_28_x86_64"  # torch 2.3 is 2_17; no build path reaches that (plan.build_platform)
+    assert match[0].platform == "manylinux_2_28_x86_64"  # torch 2.3 is 2_17: raised (plan.build_platform)
 
 
 def test_pythons_follow_torch_and_requires_python(full: Plan) -> None:
