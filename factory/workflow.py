@@ -21,7 +21,7 @@ from factory.spec import BuildSpec
 
 # Every cell is built in PyTorch's manylinux_2_28 CUDA builder image (toolkits under /usr/local/cuda-X.Y,
 # manylinux's CPythons under /opt/python). PyTorch no longer builds the CentOS 7 (2_17) images, so the plan
-# gives every tuple at least this floor (factory.plan.BUILD_GLIBC_FLOOR).
+# gives every tuple at least this floor (factory.plan.BUILD_PLATFORM).
 BUILDER_IMAGE = "pytorch/manylinux2_28-builder:cuda{cuda}"
 BUILDER_PLATFORM = "manylinux_2_28_x86_64"
 TORCH_INDEX = "https://download.pytorch.org/whl/cu{tag}"
