@@ -17,6 +17,8 @@ from factory.recipes import Recipe, recipe_for
 from factory.releases import Release, ReleaseTable, load_releases
 from factory.spec import BuildSpec
 
+BUILD_PLATFORM = "manylinux_2_28_x86_64"  # the oldest floor the factory can build to (see build_platform)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Dropped:
@@ -208,7 +210,7 @@ def _plan_minor(
                 torch_cuda=variant.cuda,
                 python=python,
                 cxx11_abi=variant.cxx11_abi,
-                platform=variant.platform,
+                platform=build_platform(variant.platform),
                 archs=tuple(archs),
                 ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
                 exact_torch_pin=_both_abis(variants, variant) and variant.cxx11_abi,
@@ -223,6 +225,13 @@ def _plan_minor(
                 dropped(failed.reason(), **combo)
                 continue
             result.include.append(_apply_overrides(matrix, recipe, spec))
+
+
+def build_platform(torch_floor: str) -> str:
+    """The floor a tuple's wheel gets: torch's own, raised to BUILD_PLATFORM where that is older. Both
+    build paths produce BUILD_PLATFORM at best: the rebuild workflow builds in PyTorch's manylinux_2_28
+    images (the CentOS 7 ones are no longer built), and a local gcc 12 needs GLIBCXX newer than 2_17 allows."""
+    return max(torch_floor, BUILD_PLATFORM, key=lambda tag: [int(x) for x in tag.split("_")[1:3]])
 
 
 def _apply_overrides(matrix: MatrixConfig, recipe: Recipe, spec: BuildSpec) -> BuildSpec:

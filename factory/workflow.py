@@ -1,39 +1,113 @@
-"""workflow: per-tuple cibuildwheel settings for the rebuild workflow, and its check against matrix.toml.
+"""workflow: the rebuild workflow's cells, batches and per-cell cibuildwheel settings (all pure).
 
-Everything here is pure. `tuple_env` turns a BuildSpec (the same one `factory plan` and `factory build`
-use) into the environment the workflow's build job hands to cibuildwheel; `check_rebuild` and
-`check_ci` take the parsed workflow files and list what is wrong with them.
+A *cell* is one (package, release, CUDA, torch build, ABI): every planned Python of it is built by one
+cibuildwheel run in one job, so the device code compiled for the first Python is served to the others from
+the compile cache. Cells are split into *batches* of at most GitHub's 256 jobs; rebuild.yml calls its
+reusable build workflow once per batch slot. `cell_env` turns a cell into the environment its job hands
+to cibuildwheel.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from factory.job import torch_arch_list
-from factory.matrix import MatrixConfig
 from factory.recipes import Recipe
 from factory.spec import BuildSpec
 
-# PyTorch's own builder images: CUDA toolkits under /usr/local/cuda-X.Y and the CPythons of manylinux.
-# The floor of the tuple picks the image, so the glibc the build sees is never newer than its tag.
-BUILDER_IMAGES = {
-    "manylinux_2_28_x86_64": "pytorch/manylinux2_28-builder:cuda{cuda}",
-    "manylinux_2_17_x86_64": "pytorch/manylinux-builder:cuda{cuda}",
-}
+# Every cell is built in PyTorch's manylinux_2_28 CUDA builder image (toolkits under /usr/local/cuda-X.Y,
+# manylinux's CPythons under /opt/python). PyTorch no longer builds the CentOS 7 (2_17) images, so the plan
+# gives every tuple at least this floor (factory.plan.BUILD_PLATFORM).
+BUILDER_IMAGE = "pytorch/manylinux2_28-builder:cuda{cuda}"
+BUILDER_PLATFORM = "manylinux_2_28_x86_64"
 TORCH_INDEX = "https://download.pytorch.org/whl/cu{tag}"
 GITHUB_MATRIX_LIMIT = 256  # jobs one matrix may expand to
-FULL = "full"  # the profile input's name for the whole matrix (a choice input cannot offer "")
-_FROM_PLAN = re.compile(r"^\$\{\{\s*fromJSON\(\s*needs\.([\w-]+)\.outputs\.([\w-]+)\s*\)\s*\}\}$")
-_STEP_OUTPUT = re.compile(r"\bsteps\.([\w-]+)\.outputs\.([\w-]+)\b")
+# Inside the container: the factory's own venv (before-all), and per-cell scratch shared by its Pythons
+CONTAINER_FACTORY = "/opt/factory"
+SHARED_TORCH_INCLUDE = "/tmp/factory-torch-include"
+CONTAINER_CCACHE = "/tmp/factory-ccache"
+
+
+class CellError(ValueError):
+    """The plan cannot be grouped or batched as the workflow needs."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    id: str
+    specs: tuple[BuildSpec, ...]  # one per Python, in plan order
+
+    @property
+    def first(self) -> BuildSpec:
+        return self.specs[0]
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.first
+        return {
+            "id": self.id,
+            "package": str(s.package),
+            "version": str(s.version),
+            "cuda": str(s.cuda),
+            "torch": s.torch_minor,
+            "torch_version": str(s.torch),
+            "cxx11_abi": s.cxx11_abi,
+            "platform": s.platform,
+            "pythons": [x.python for x in self.specs],
+            "tuples": [x.id for x in self.specs],
+        }
+
+
+def cell_id(spec: BuildSpec) -> str:
+    return f"{spec.package}-{spec.version}-cu{spec.cuda}-torch{spec.torch_minor}-abi{spec.abi_flag}"
+
+
+def _shared_fields(spec: BuildSpec) -> tuple[tuple[str, str], ...]:
+    """Everything a tuple's build depends on except its Python: equal across one cell."""
+    data = spec.to_json()
+    return tuple(sorted((k, repr(v)) for k, v in data.items() if k not in {"id", "python"}))
+
+
+def cells_of(specs: Sequence[BuildSpec]) -> list[Cell]:
+    grouped: dict[str, list[BuildSpec]] = {}
+    fields: dict[str, tuple[tuple[str, str], ...]] = {}
+    for spec in specs:
+        key = cell_id(spec)
+        if key in fields and fields[key] != _shared_fields(spec):
+            raise CellError(f"{spec.id}: differs from the other Pythons of {key} in more than its Python")
+        fields.setdefault(key, _shared_fields(spec))
+        grouped.setdefault(key, []).append(spec)
+    return [Cell(id=key, specs=tuple(group)) for key, group in grouped.items()]
+
+
+def batches(cells: Sequence[Cell], slots: int) -> list[list[Cell]]:
+    """`slots` lists of at most GITHUB_MATRIX_LIMIT cells each (trailing ones empty), in plan order."""
+    if len(cells) > slots * GITHUB_MATRIX_LIMIT:
+        raise CellError(
+            f"{len(cells)} cells do not fit {slots} batch jobs of {GITHUB_MATRIX_LIMIT}: "
+            "add build jobs to rebuild.yml and raise its --slots"
+        )
+    return [list(cells[i * GITHUB_MATRIX_LIMIT : (i + 1) * GITHUB_MATRIX_LIMIT]) for i in range(slots)]
+
+
+def batch_outputs(cells: Sequence[Cell], slots: int) -> dict[str, str]:
+    """$GITHUB_OUTPUT values: batchN (a matrix of cells) and sizeN per slot, and the totals."""
+    out: dict[str, str] = {}
+    for n, batch in enumerate(batches(cells, slots), start=1):
+        out[f"batch{n}"] = json.dumps({"include": [c.to_json() for c in batch]}, separators=(",", ":"))
+        out[f"size{n}"] = str(len(batch))
+    out["cells"] = str(len(cells))
+    out["tuples"] = str(sum(len(c.specs) for c in cells))
+    return out
 
 
 def builder_image(spec: BuildSpec) -> str:
-    try:
-        return BUILDER_IMAGES[spec.platform].format(cuda=spec.cuda)
-    except KeyError:
-        raise ValueError(f"{spec.id}: no builder image for the floor {spec.platform}") from None
+    if spec.platform != BUILDER_PLATFORM:
+        raise CellError(f"{spec.id}: no builder image for the floor {spec.platform} (only {BUILDER_PLATFORM})")
+    return BUILDER_IMAGE.format(cuda=spec.cuda)
 
 
 def cibw_identifier(spec: BuildSpec) -> str:
@@ -42,19 +116,32 @@ def cibw_identifier(spec: BuildSpec) -> str:
 
 
 def build_environment(spec: BuildSpec, recipe: Recipe) -> str:
-    """CIBW_ENVIRONMENT for cibuildwheel's compile: the recipe's switches, archs and the image's toolkit."""
+    """CIBW_ENVIRONMENT: recipe switches, archs, the image's toolkit, and the compile cache shared by the
+    cell's Pythons (nvcc through ccache keyed without the build folder, torch's headers on one path)."""
     cuda_home = f"/usr/local/cuda-{spec.cuda}"
-    env = {**recipe.build_env(spec), "TORCH_CUDA_ARCH_LIST": torch_arch_list(spec), "CUDA_HOME": cuda_home}
+    env = {
+        **recipe.build_env(spec),
+        "TORCH_CUDA_ARCH_LIST": torch_arch_list(spec),
+        "CUDA_HOME": cuda_home,
+        "PYTORCH_NVCC": f"ccache {cuda_home}/bin/nvcc",
+        "CCACHE_DIR": CONTAINER_CCACHE,
+        "CCACHE_NOHASHDIR": "1",
+        "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros,file_stat_matches",
+        "FACTORY_TORCH_INCLUDE": SHARED_TORCH_INCLUDE,
+        "PYTHONPATH": f"{CONTAINER_FACTORY}/hooks",
+        "LDFLAGS": f"{CONTAINER_FACTORY}/shim/libc_single_threaded.o",
+    }
     return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), f"PATH={cuda_home}/bin:$PATH"])
 
 
-def tuple_env(spec: BuildSpec, recipe: Recipe, profile: str | None) -> dict[str, str]:
-    """What the build job exports (to $GITHUB_ENV) before it runs cibuildwheel for one tuple."""
+def cell_env(cell: Cell, recipe: Recipe, profile: str | None) -> dict[str, str]:
+    """What the build job exports (to $GITHUB_ENV) before it runs cibuildwheel for one cell."""
+    spec = cell.first
     return {
-        "CIBW_BUILD": cibw_identifier(spec),
+        "CIBW_BUILD": " ".join(cibw_identifier(s) for s in cell.specs),
         "CIBW_MANYLINUX_X86_64_IMAGE": builder_image(spec),
         "CIBW_ENVIRONMENT_LINUX": build_environment(spec, recipe),
-        "FACTORY_TUPLE": spec.id,
+        "FACTORY_CELL": cell.id,
         "FACTORY_PROFILE": profile or "",
         "FACTORY_TORCH_REQUIREMENT": spec.torch_requirement,
         "FACTORY_TORCH_INDEX": TORCH_INDEX.format(tag=spec.torch_cuda_tag),
@@ -62,97 +149,18 @@ def tuple_env(spec: BuildSpec, recipe: Recipe, profile: str | None) -> dict[str,
     }
 
 
+def tuple_of(cell: Cell, python_tag: str) -> BuildSpec:
+    """The cell's tuple for a wheel's Python tag (`cp311`), for the repair hook."""
+    for spec in cell.specs:
+        if spec.python_tag == python_tag:
+            return spec
+    have = ", ".join(s.python_tag for s in cell.specs)
+    raise CellError(f"cell {cell.id} plans no {python_tag} tuple (it has {have})")
+
+
 def render_env(env: dict[str, str]) -> str:
-    """KEY=VALUE lines, the $GITHUB_ENV format (no value may span lines)."""
+    """KEY=VALUE lines, the $GITHUB_ENV / $GITHUB_OUTPUT format (no value may span lines)."""
     for key, value in env.items():
         if "\n" in value:
-            raise ValueError(f"{key}: a $GITHUB_ENV value cannot contain a newline")
+            raise CellError(f"{key}: a $GITHUB_ENV value cannot contain a newline")
     return "".join(f"{k}={v}\n" for k, v in env.items())
-
-
-def _triggers(doc: dict[Any, Any]) -> dict[str, Any]:
-    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on:` key as the boolean true
-    if isinstance(on, str):
-        return {on: None}
-    if isinstance(on, list):
-        return dict.fromkeys(on)
-    return on if isinstance(on, dict) else {}
-
-
-def _runs(job: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(s.get("id", "")), str(s.get("run", ""))) for s in job.get("steps", []) if isinstance(s, dict)]
-
-
-def check_rebuild(doc: dict[Any, Any], matrix: MatrixConfig, plan_sizes: dict[str, int]) -> list[str]:
-    """Problems of rebuild.yml: its matrix must come from `factory plan --json`, its profiles must be
-    matrix.toml's, and it must fan out with fail-fast off, build with cibuildwheel and publish by token."""
-    problems: list[str] = []
-    on = _triggers(doc)
-    if not (on.get("schedule") or [{}])[0].get("cron"):
-        problems.append("no `on.schedule` cron: the rebuild must run on a schedule")
-    if "workflow_dispatch" not in on:
-        problems.append("no `on.workflow_dispatch`: the rebuild must be startable by hand")
-    inputs = (on.get("workflow_dispatch") or {}).get("inputs") or {}
-    offered = [str(o) for o in (inputs.get("profile") or {}).get("options", [])]
-    for name in offered:
-        if name != FULL and name not in matrix.profiles:
-            problems.append(f"profile input offers {name!r}, which matrix.toml does not define")
-    for name in matrix.profiles:
-        if "profile" in inputs and name not in offered:
-            problems.append(f"matrix.toml's profile {name!r} is not among the profile input's options")
-    jobs: dict[str, Any] = doc.get("jobs") or {}
-    fanned = {n: j for n, j in jobs.items() if isinstance(j, dict) and "matrix" in (j.get("strategy") or {})}
-    if not fanned:
-        problems.append("no job has a strategy.matrix: the tuples must fan out, one job each")
-    for name, job in fanned.items():
-        problems += _check_fan_out(name, job, jobs, "profile" in inputs)
-    for size_of, size in plan_sizes.items():
-        if size > GITHUB_MATRIX_LIMIT:
-            problems.append(
-                f"`factory plan` ({size_of}) has {size} tuples; one GitHub matrix takes at most "
-                f"{GITHUB_MATRIX_LIMIT}: split the build job"
-            )
-    uploads = [r for j in jobs.values() if isinstance(j, dict) for _, r in _runs(j) if "twine upload" in r]
-    wanted = ("secrets.FACTORY_INDEX_URL", "/legacy/", "secrets.FACTORY_UPLOAD_TOKEN", "__token__")
-    if not any(all(w in r for w in wanted) for r in uploads):
-        problems.append(
-            "no publish step runs `twine upload` to ${{ secrets.FACTORY_INDEX_URL }}/legacy/ with the token"
-        )
-    return problems
-
-
-def _check_fan_out(name: str, job: dict[str, Any], jobs: dict[str, Any], has_profile: bool) -> list[str]:
-    strategy = job["strategy"]
-    where = f"jobs.{name}"
-    problems = []
-    if strategy.get("fail-fast") is not False:
-        problems.append(f"{where}.strategy.fail-fast must be false: one failing tuple must not cancel the rest")
-    m = _FROM_PLAN.match(str(strategy["matrix"]).strip())
-    if m is None:
-        return [*problems, f"{where}.strategy.matrix is not `${{{{ fromJSON(needs.<plan>.outputs.<x>) }}}}`"]
-    plan_job, output = m[1], m[2]
-    needs = job.get("needs", [])
-    if plan_job not in ([needs] if isinstance(needs, str) else needs):
-        problems.append(f"{where} reads needs.{plan_job} but does not list it in `needs`")
-    source = str(((jobs.get(plan_job) or {}).get("outputs") or {}).get(output, ""))
-    step = _STEP_OUTPUT.search(source)
-    runs = dict(_runs(jobs.get(plan_job) or {}))
-    script = runs.get(step[1], "") if step else ""
-    if not re.search(r"\bfactory plan\b[^\n]*--json", script):
-        problems.append(f"jobs.{plan_job}.outputs.{output} does not come from a step running `factory plan --json`")
-    elif has_profile and "--profile" not in script:
-        problems.append(f"jobs.{plan_job}: the plan step ignores the profile input")
-    if not any("cibuildwheel" in r for _, r in _runs(job)):
-        problems.append(f"{where} does not run cibuildwheel")
-    env = {**(job.get("env") or {}), **{k: v for s in job.get("steps", []) for k, v in (s.get("env") or {}).items()}}
-    repair = str(env.get("CIBW_REPAIR_WHEEL_COMMAND_LINUX", env.get("CIBW_REPAIR_WHEEL_COMMAND", "")))
-    if "factory " not in repair:
-        problems.append(f"{where}: CIBW_REPAIR_WHEEL_COMMAND does not run `factory` (the same repair as locally)")
-    return problems
-
-
-def check_ci(doc: dict[Any, Any]) -> list[str]:
-    jobs = doc.get("jobs") or {}
-    if any(r.strip() == "bash .ci/run" for j in jobs.values() if isinstance(j, dict) for _, r in _runs(j)):
-        return []
-    return ["ci.yml has no step running exactly `bash .ci/run` (the README's test command)"]

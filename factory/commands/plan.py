@@ -11,6 +11,7 @@ from rich.table import Table
 
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.plan import Plan
+from factory.workflow import cells_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help='print {"include": [...], "dropped": [...]} (a GitHub Actions matrix)',
     )
+    p.add_argument(
+        "--cells",
+        action="store_true",
+        help='with --json: add "cells", the tuples grouped per (package, release, CUDA, torch, ABI) with their Pythons',
+    )
     p.add_argument("--dropped", action="store_true", help="also list every dropped combination with its reason")
     p.set_defaults(handler=run)
 
@@ -28,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     result = plan_from_args(args)
     if args.json:
-        print(json.dumps(result.to_json(), indent=None, separators=(",", ":")))
+        data = result.to_json()
+        if args.cells:
+            data["cells"] = [c.to_json() for c in cells_of(result.include)]
+        print(json.dumps(data, indent=None, separators=(",", ":")))
     else:
         render(result, Console(), show_dropped=args.dropped)
     return 0

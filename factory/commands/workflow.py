@@ -1,43 +1,64 @@
 """`factory workflow`: the GitHub Actions side of the factory.
 
-factory workflow check               rebuild.yml and ci.yml checked against matrix.toml and the planner
-factory workflow tuple-env --id ID   the $GITHUB_ENV lines the build job hands to cibuildwheel
+factory workflow check                      the workflows checked against matrix.toml and the planner
+factory workflow batches --slots N          $GITHUB_OUTPUT lines: the plan's cells in N batch matrices
+factory workflow cell-env --cell ID         the $GITHUB_ENV lines a cell's job hands to cibuildwheel
+factory workflow patch --cell ID --source   the recipe's patches applied to the unpacked sdist
+factory workflow tuple-id --cell ID --wheel the tuple id of a wheel cibuildwheel compiled (for the repair hook)
+factory workflow container-setup --prefix   the build hooks and glibc-floor shim inside the build container
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from factory.commands.common import add_matrix_options, plan_from_args
-from factory.errors import ConfigError, PlanError
+from factory.errors import ConfigError, FactoryError, PlanError
 from factory.job import resolve
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
 from factory.patches import apply_patches
 from factory.plan import plan
+from factory.process import SubprocessRunner
 from factory.recipes import load_recipes, recipe_for
-from factory.spec import BuildSpec
-from factory.workflow import check_ci, check_rebuild, render_env, tuple_env
+from factory.workflow import Cell, CellError, batch_outputs, cell_env, cells_of, render_env, tuple_of
+from factory.workflow_check import check_cells_workflow, check_ci, check_rebuild
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("workflow", help="check the GitHub Actions workflows; per-tuple cibuildwheel settings")
+    p = sub.add_parser("workflow", help="check the GitHub Actions workflows; per-cell cibuildwheel settings")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = actions.add_parser("check", help="check .github/workflows against matrix.toml and the planner")
     add_matrix_options(check)
     check.add_argument("--workflows", type=Path, default=Path(".github/workflows"), help="workflow folder")
     check.set_defaults(handler=run_check)
-    env = actions.add_parser("tuple-env", help="print the $GITHUB_ENV lines for one planned tuple")
-    add_matrix_options(env)
-    env.add_argument("--id", required=True, help="a tuple id from `factory plan --json`")
-    env.set_defaults(handler=run_tuple_env)
-    patch = actions.add_parser("patch", help="apply one tuple's recipe patches to an unpacked sdist")
-    add_matrix_options(patch)
-    patch.add_argument("--id", required=True, help="a tuple id from `factory plan --json`")
-    patch.add_argument("--source", type=Path, required=True, help="the unpacked sdist (cibuildwheel's {package})")
-    patch.set_defaults(handler=run_patch)
+    batch = actions.add_parser("batches", help="print the plan's cells as $GITHUB_OUTPUT batch matrices")
+    add_matrix_options(batch)
+    batch.add_argument("--slots", type=int, required=True, help="how many batch jobs rebuild.yml declares")
+    batch.set_defaults(handler=run_batches)
+    for name, handler, text in (
+        ("cell-env", run_cell_env, "print the $GITHUB_ENV lines for one planned cell"),
+        ("patch", run_patch, "apply one cell's recipe patches to an unpacked sdist"),
+        ("tuple-id", run_tuple_id, "print the tuple id of one of the cell's wheels"),
+    ):
+        one = actions.add_parser(name, help=text)
+        add_matrix_options(one)
+        one.add_argument("--cell", required=True, help="a cell id from `factory workflow batches`")
+        if name == "patch":
+            one.add_argument("--source", type=Path, required=True, help="the unpacked sdist ({package})")
+        if name == "tuple-id":
+            one.add_argument("--wheel", type=Path, required=True, help="a wheel built for the cell ({wheel})")
+        one.set_defaults(handler=handler)
+    setup = actions.add_parser("container-setup", help="build hooks and glibc-floor shim under PREFIX")
+    setup.add_argument("--prefix", type=Path, required=True, help="the factory's folder in the container")
+    setup.set_defaults(handler=run_container_setup)
 
 
 def _load_yaml(path: Path) -> dict[Any, Any]:
@@ -56,42 +77,99 @@ def _load_yaml(path: Path) -> dict[Any, Any]:
     return doc
 
 
+def _cells(args: argparse.Namespace) -> list[Cell]:
+    try:
+        return cells_of(plan_from_args(args).include)
+    except CellError as err:
+        raise PlanError(str(err)) from None
+
+
 def run_check(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix)
     knowledge, recipes = load_knowledge(args.knowledge), load_recipes(args.recipes)
-    sizes = {"full matrix": len(plan(matrix, knowledge, recipes).include)}
-    sizes |= {f"profile {n}": len(plan(matrix, knowledge, recipes, n).include) for n in matrix.profiles}
-    problems = [f"rebuild.yml: {p}" for p in check_rebuild(_load_yaml(args.workflows / "rebuild.yml"), matrix, sizes)]
-    problems += [f"ci.yml: {p}" for p in check_ci(_load_yaml(args.workflows / "ci.yml"))]
+    plans = {"full matrix": cells_of(plan(matrix, knowledge, recipes).include)}
+    plans |= {f"profile {n}": cells_of(plan(matrix, knowledge, recipes, n).include) for n in matrix.profiles}
+    folder = args.workflows
+    problems = [f"rebuild.yml: {p}" for p in check_rebuild(_load_yaml(folder / "rebuild.yml"), matrix, plans)]
+    problems += [f"build-cells.yml: {p}" for p in check_cells_workflow(_load_yaml(folder / "build-cells.yml"))]
+    problems += [f"ci.yml: {p}" for p in check_ci(_load_yaml(folder / "ci.yml"))]
     for problem in problems:
         print(problem)
     if not problems:
-        shown = ", ".join(f"{k}: {v}" for k, v in sizes.items())
-        print(f"workflows agree with {args.matrix} and the planner ({shown} tuples)")
+        shown = ", ".join(f"{k}: {len(v)} cells, {sum(len(c.specs) for c in v)} tuples" for k, v in plans.items())
+        print(f"workflows agree with {args.matrix} and the planner ({shown})")
     return 1 if problems else 0
 
 
-def _spec(args: argparse.Namespace) -> BuildSpec:
-    specs = {s.id: s for s in plan_from_args(args).include}
-    if args.id not in specs:
-        raise PlanError(f"{args.id!r} is not a tuple of this plan (profile {args.profile}); see `factory plan`")
-    return specs[args.id]
+def run_batches(args: argparse.Namespace) -> int:
+    try:
+        print(render_env(batch_outputs(_cells(args), args.slots)), end="")
+    except CellError as err:
+        raise PlanError(str(err)) from None
+    return 0
+
+
+def _cell(args: argparse.Namespace) -> Cell:
+    cells = {c.id: c for c in _cells(args)}
+    if args.cell not in cells:
+        raise PlanError(
+            f"{args.cell!r} is not a cell of this plan (profile {args.profile}); see `factory workflow batches`"
+        )
+    return cells[args.cell]
+
+
+def run_cell_env(args: argparse.Namespace) -> int:
+    cell = _cell(args)
+    recipe = recipe_for(load_recipes(args.recipes), cell.first.package)
+    try:
+        print(render_env(cell_env(cell, recipe, args.profile)), end="")
+    except CellError as err:
+        raise PlanError(str(err)) from None
+    return 0
 
 
 def run_patch(args: argparse.Namespace) -> int:
-    spec = _spec(args)
+    cell = _cell(args)
+    recipes = load_recipes(args.recipes)
+    rendered = {resolve(s, recipes).patches for s in cell.specs}
+    if len(rendered) != 1:
+        raise PlanError(f"cell {cell.id}: its Pythons need different patches; build them in separate jobs")
     try:
-        applied_all = apply_patches(args.source, resolve(spec, load_recipes(args.recipes)).patches)
+        applied_all = apply_patches(args.source, rendered.pop())
     except FileNotFoundError as missing:
         raise ConfigError(
             f"--source {args.source}: {missing.filename} not found; pass the unpacked sdist's top folder"
         ) from None
     for applied in applied_all:
-        print(f"{spec.id}: patched {applied['file']} ({applied['name']}: {applied['why']})")
+        print(f"{cell.id}: patched {applied['file']} ({applied['name']}: {applied['why']})")
     return 0
 
 
-def run_tuple_env(args: argparse.Namespace) -> int:
-    spec = _spec(args)
-    print(render_env(tuple_env(spec, recipe_for(load_recipes(args.recipes), spec.package), args.profile)), end="")
+def run_tuple_id(args: argparse.Namespace) -> int:
+    try:
+        _, _, _, tags = parse_wheel_filename(args.wheel.name)
+    except InvalidWheelFilename as err:
+        raise FactoryError(f"--wheel {args.wheel.name}: not a wheel file name ({err})") from None
+    try:
+        print(tuple_of(_cell(args), next(iter(tags)).interpreter).id)
+    except CellError as err:
+        raise PlanError(str(err)) from None
+    return 0
+
+
+def run_container_setup(args: argparse.Namespace) -> int:
+    """The factory's build hooks (torch's headers on one path for the compile cache) and the glibc-floor
+    shim the local build links too, under PREFIX (cibuildwheel's before-all)."""
+    data = Path(str(resources.files("factory").joinpath("data")))
+    hooks = args.prefix / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data / "buildhooks" / "sitecustomize.py", hooks / "sitecustomize.py")
+    shim = args.prefix / "shim" / "libc_single_threaded.o"
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    log = args.prefix / "container-setup.log"
+    argv = ["gcc", "-c", "-fPIC", "-O2", data / "libc_single_threaded.c", "-o", shim]
+    done = SubprocessRunner()(argv, env=dict(os.environ), cwd=None, log=log)
+    if not done.ok:
+        raise FactoryError(f"cannot compile the glibc-floor shim: {done.summary()} (log: {log})")
+    print(f"build hooks in {hooks}, shim {shim}")
     return 0

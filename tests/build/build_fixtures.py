@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,10 @@ sys.path.insert(0, str(FIXTURE))
 
 from make_sdist import make_sdist as make_sdist  # noqa: E402  (re-exported for conftest)
 
-needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (CUDA 13 is assembled from PyPI)")
+# These tests need nvcc: the CUDA 13 toolkit the factory assembles from PyPI's NVIDIA wheels (conftest's
+# `pypi_cuda_toolkit`), never one on PATH, so they run on a machine without CUDA (GitHub's runners
+# included); the first session on an empty cache pays the download.
+needs_nvcc = pytest.mark.usefixtures("pypi_cuda_toolkit")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from build_fixtures import FixtureBuild, fixture_args, make_sdist
+from packaging.version import Version
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,28 @@ def fixture_build(
         )
     capture.write_text(buffer.getvalue())
     return FixtureBuild(out=out, cache=build_cache, exit_code=code, stdout=buffer.getvalue(), sdists=fixture_sdists)
+
+
+@pytest.fixture(scope="session")
+def pypi_cuda_toolkit(
+    tmp_path_factory: pytest.TempPathFactory, fixture_sdists: dict[str, Path], build_cache: Path
+) -> Path:
+    """CUDA_HOME of the toolkit the factory provisions from PyPI into this session's cache (the builds reuse it).
+
+    Provisioned here, before any build, so that a download or install failure fails the tests with its own
+    message instead of surfacing as skipped tuples.
+    """
+    from factory.cli import build_parser
+    from factory.commands.common import context_from_args
+    from factory.process import SubprocessRunner
+    from factory.provision import cuda_toolkit
+    from factory.records import StageFailed
+
+    args = build_parser().parse_args(["build", *fixture_args(fixture_sdists, build_cache), "--out", "unused"])
+    log = tmp_path_factory.mktemp("toolkit") / "provision.log"
+    try:
+        home, _ = cuda_toolkit(Version("13.0"), context_from_args(args), SubprocessRunner(), log)
+    except StageFailed as failed:
+        log_text = log.read_text() if log.exists() else ""
+        pytest.fail(f"the factory could not provision CUDA 13 from PyPI: {failed}\n{log_text[-2000:]}")
+    return home

@@ -71,19 +71,24 @@ def write_wheel(folder: Path, name: str, version: str) -> Path:
     return path
 
 
-def publish_script(index_url: str, token: str) -> str:
-    """The upload step's `run`, with the secrets GitHub would substitute."""
+def publish_step(index_url: str, token: str) -> tuple[str, dict[str, str]]:
+    """The upload step's `run` and `env`, with the secrets GitHub would substitute into the env."""
     doc = yaml.safe_load((ROOT / ".github" / "workflows" / "rebuild.yml").read_text())
     step = next(s for s in doc["jobs"]["publish"]["steps"] if "twine upload" in str(s.get("run", "")))
-    run = str(step["run"])
-    return run.replace("${{ secrets.FACTORY_INDEX_URL }}", index_url).replace(
-        "${{ secrets.FACTORY_UPLOAD_TOKEN }}", token
-    )
+    secrets = {"${{ secrets.FACTORY_INDEX_URL }}": index_url, "${{ secrets.FACTORY_UPLOAD_TOKEN }}": token}
+    env = {}
+    for key, value in (step.get("env") or {}).items():
+        for placeholder, secret in secrets.items():
+            value = str(value).replace(placeholder, secret)
+        env[key] = value
+    assert "${{" not in str(step["run"]), "the run line must not hold secrets"
+    return str(step["run"]), env
 
 
-def run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    argv = ["bash", "-e", "-o", "pipefail", "-c", script]
+def run(step: tuple[str, dict[str, str]], cwd: Path) -> subprocess.CompletedProcess[str]:
+    script, step_env = step
+    env = {**os.environ, **step_env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -92,14 +97,14 @@ def test_publish_step_uploads_to_the_index(index: str, tmp_path: Path) -> None:
     work = tmp_path / "job"
     (work / "dist").mkdir(parents=True)
     wheel = write_wheel(work / "dist", "factory_publish_demo", "1.0+cu.13.0.torch.2.14.abi.1")
-    done = run(publish_script(index, TOKEN), work)
+    done = run(publish_step(index, TOKEN), work)
     assert done.returncode == 0, done.stdout + done.stderr
     page = httpx.get(f"{index}/simple/factory-publish-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     assert page.status_code == 200
     assert wheel.name in [f["filename"] for f in page.json()["files"]]  # (beside the index's sentinel sdist)
     # a re-run (the schedule publishes again) is not an error
-    again = run(publish_script(index, TOKEN), work)
+    again = run(publish_step(index, TOKEN), work)
     assert again.returncode == 0, again.stdout + again.stderr
     # a wrong token is refused
-    refused = run(publish_script(index, "not-the-token"), work)
+    refused = run(publish_step(index, "not-the-token"), work)
     assert refused.returncode != 0

@@ -4,10 +4,13 @@
 # That path differs per Python env, so a compile cache would miss for every Python even though the
 # headers are byte-identical. When FACTORY_TORCH_INCLUDE names a shared copy of those headers, point
 # the compiles at it instead; the bytes compiled are the same.
+import importlib.util
 import os
 
 _shared = os.environ.get("FACTORY_TORCH_INCLUDE")
-if _shared:
+# torch absent: a Python that builds nothing (the rebuild workflow sets this for every command in its
+# container, the factory's own venv included)
+if _shared and importlib.util.find_spec("torch") is not None:
     import torch.utils.cpp_extension as _ext
 
     _own = os.path.join(_ext._TORCH_PATH, "include")
