@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--real-data",
         type=Path,
-        default=Path("/work/baseline/data"),
-        help="an index data folder with the quick profile's real wheels (read only; default /work/baseline/data)",
+        default=REPO / "data",
+        help="an index data folder with the quick profile's real wheels, as `make quick` leaves it (read only; "
+        "default ./data)",
     )
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "cuda-wheel-factory")
     return parser
