@@ -73,7 +73,10 @@ class Job:
         self.uv = shutil.which("uv", path=f"{BIN}:{os.environ['PATH']}") or "uv"
 
     def substitute(self, command: str) -> str:
-        fixture = f"--matrix {FIXTURE / 'matrix.toml'} --recipes {FIXTURE / 'recipes.toml'}"
+        fixture = (
+            f"--matrix {FIXTURE / 'matrix.toml'} --recipes {FIXTURE / 'recipes.toml'} "
+            f"--releases {FIXTURE / 'releases.toml'}"
+        )
         command = command.replace("--matrix /project/matrix.toml", fixture)
         command = command.replace("factory workflow cell-env", f"factory workflow cell-env {fixture}")
         command = command.replace("/usr/local/cuda-13.0", str(self.toolkit))
@@ -90,7 +93,9 @@ class Job:
     def sh(self, command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
         with self.log.open("a") as log:
             log.write(f"\n$ {command}\n")
-        done = subprocess.run(["bash", "-c", command], env=env, cwd=cwd, capture_output=True, text=True, timeout=1800)
+        # the shell GitHub runs a `shell: bash` step with: a failed command inside a pipe fails the step
+        shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command]
+        done = subprocess.run(shell, env=env, cwd=cwd, capture_output=True, text=True, timeout=1800)
         with self.log.open("a") as log:
             log.write(done.stdout + done.stderr + f"[exit {done.returncode}]\n")
         return done
