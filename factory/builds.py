@@ -92,3 +92,28 @@ def replaced(published: Sequence[PublishedBuild], platform_tags: tuple[str, ...]
     tags differ (pip ranks platform-tag priority above the build tag, so they could still win)."""
     wanted = tuple(sorted(set(platform_tags)))
     return [b.filename for b in published if not b.yanked and b.platform_tags != wanted]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedBuilds:
+    builds: dict[str, int]  # tuple id -> the build number to publish
+    unchanged: list[str]  # ids whose newest build has their key
+    refused: dict[str, str]  # id -> why it must not be published there
+
+
+def plan_builds(
+    keys: Mapping[str, tuple[str, tuple[str, ...]]], published: Mapping[str, Sequence[PublishedBuild]]
+) -> PlannedBuilds:
+    """`keys`: tuple id -> (input key, arch list); what each planned tuple publishes next."""
+    builds: dict[str, int] = {}
+    unchanged: list[str] = []
+    refused: dict[str, str] = {}
+    for ident, (key, archs) in keys.items():
+        decided = next_build(published.get(ident, []), key, archs)
+        if decided.refusal is not None:
+            refused[ident] = decided.refusal
+        elif decided.build is None:
+            unchanged.append(ident)
+        else:
+            builds[ident] = decided.build
+    return PlannedBuilds(builds=builds, unchanged=unchanged, refused=refused)

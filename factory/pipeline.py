@@ -62,7 +62,9 @@ class TupleResult:
 def compute_input_key(job: Job, ctx: BuildContext, client: httpx.Client | None = None) -> str:
     """The job's input key from its declared inputs: provisions nothing, downloads no sdist (PyPI's
     JSON API gives its sha256); raises StageFailed when that digest cannot be read."""
-    with client or httpx.Client(timeout=60) as http:
+    if client is not None:  # the caller's client stays open
+        return input_key_of(job, sdist_sha256(job.spec, ctx, client))
+    with httpx.Client(timeout=60) as http:
         return input_key_of(job, sdist_sha256(job.spec, ctx, http))
 
 
