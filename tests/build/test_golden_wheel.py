@@ -129,3 +129,14 @@ def test_build_number_is_in_the_name_and_the_wheel_file(tmp_path: Path) -> None:
         built = zf.read("tiny_ext-0.1.0+cu.13.0.torch.2.14.abi.1.dist-info/factory_build.json").decode()
     assert "Build: 7" in text.splitlines()
     assert "built_at" not in built and f'"wheel_format": {WHEEL_FORMAT_VERSION}' in built
+
+
+@pytest.mark.skipif(not AUDITWHEEL.exists(), reason="needs the project's venv (make setup)")
+def test_retagging_after_a_lost_race_equals_repairing_with_that_number(tmp_path: Path) -> None:
+    from factory.repair_plan import retag_build
+
+    first = _repair(tmp_path / "a", "work", build=1)
+    (tmp_path / "retagged").mkdir()
+    retagged = retag_build(first, 2, tmp_path / "retagged")
+    direct = _repair(tmp_path / "b", "work", build=2)
+    assert retagged.name == direct.name and _sha256(retagged) == _sha256(direct)
