@@ -66,6 +66,18 @@ def fetch_sdist(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> Sdi
     return Sdist(path=folder / filename, filename=filename, sha256=sha256, url=url)
 
 
+def sdist_sha256(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> str:
+    """The sha256 of the sdist `fetch_sdist` would use, without downloading it (the input key's input):
+    a local override's own digest, the cached sidecar's, else the digest PyPI's JSON API publishes."""
+    override = ctx.sdist_overrides.get(str(spec.package))
+    if override is not None:
+        return sha256_file(override)
+    sidecar = ctx.sdists / f"{spec.package}-{spec.version}" / "sdist.json"
+    if sidecar.exists():
+        return str(json.loads(sidecar.read_text())["sha256"])
+    return _lookup(spec, ctx, client)[2]
+
+
 def _lookup(spec: BuildSpec, ctx: BuildContext, client: httpx.Client) -> tuple[str, str, str]:
     api = f"{ctx.pypi_json}/{spec.package}/json"
     try:

@@ -1,7 +1,12 @@
-"""What a tuple's build depends on: its toolchain, sdist and compiler, found once, and the key they hash to.
+"""What a tuple's build depends on, as declared, and the input key it hashes to.
 
-`prepare` provisions and fetches (both cached), so `factory run` can compute the input key, skip a tuple
-already published, and hand the same Prepared to the build instead of provisioning again.
+The key holds only what the plan and the recipe declare (the spec: package, release, CUDA and torch as
+planned, ABI, floor, archs; the sdist's sha256; the rendered patches; upstream switches, -gencode and
+host flags) plus WHEEL_FORMAT_VERSION. The toolchain actually found (nvcc's build, the host compiler)
+goes into provenance, not into the key, so CI's image toolchain and the local one give the same key.
+Computing it provisions nothing and downloads nothing: the sdist's sha256 is PyPI's published digest.
+
+`prepare` provisions and fetches (both cached) for the build that follows.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from pathlib import Path
 
 import httpx
 
-from factory import __version__
 from factory.context import BuildContext
 from factory.fetch import Sdist, fetch_sdist
 from factory.job import Job
 from factory.process import Runner
 from factory.provision import Toolchain, provision
+from factory.repair_plan import WHEEL_FORMAT_VERSION
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,21 +34,22 @@ class Prepared:
     input_key: str
 
 
-def input_key_of(job: Job, ctx: BuildContext, toolchain: Toolchain, sdist: Sdist, compiler: str) -> str:
-    inputs = {
+def declared_inputs(job: Job, sdist_sha256: str) -> dict[str, object]:
+    """Everything the key hashes, readable (also stored beside the key in factory_build.json)."""
+    return {
         "spec": job.spec.to_json(),
-        "sdist_sha256": sdist.sha256,
+        "sdist_sha256": sdist_sha256,
         "patches": job.patches_digest,
         "switches": job.switches,
         "gencode": list(job.gencode),
         "host_flags": job.host_flags,
-        "nvcc": toolchain.nvcc_version,
-        "torch": toolchain.torch_version,
-        "compiler": compiler,
-        "verify": {"dependencies": ctx.verify_dependencies, "modules": list(job.import_modules)},
-        "factory": __version__,
+        "wheel_format": WHEEL_FORMAT_VERSION,
     }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def input_key_of(job: Job, sdist_sha256: str) -> str:
+    text = json.dumps(declared_inputs(job, sdist_sha256), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def compiler_version(ctx: BuildContext, runner: Runner, log: Path) -> str:
@@ -54,8 +60,7 @@ def compiler_version(ctx: BuildContext, runner: Runner, log: Path) -> str:
 def finish(job: Job, ctx: BuildContext, toolchain: Toolchain, sdist: Sdist, runner: Runner, log: Path) -> Prepared:
     """The Prepared of a provisioned and fetched tuple: its compiler read, its key computed."""
     compiler = compiler_version(ctx, runner, log)
-    key = input_key_of(job, ctx, toolchain, sdist, compiler)
-    return Prepared(toolchain=toolchain, sdist=sdist, compiler=compiler, input_key=key)
+    return Prepared(toolchain=toolchain, sdist=sdist, compiler=compiler, input_key=input_key_of(job, sdist.sha256))
 
 
 def prepare(job: Job, ctx: BuildContext, runner: Runner, http: httpx.Client, log: Path) -> Prepared:

@@ -1,9 +1,8 @@
 """One tuple through provision → fetch → build → repair → verify, each stage recorded.
 
 `build_tuple` never raises for a tuple's own failure: it returns a TupleResult saying which stage
-stopped, the classified cause and the first error line. `compute_input_key` hashes everything a build
-depends on (factory.inputs) and returns the Prepared toolchain and sdist, which `build_tuple` then
-takes as they are instead of provisioning and fetching a second time.
+stopped, the classified cause and the first error line. `compute_input_key` hashes the tuple's declared
+inputs (factory.inputs) without provisioning or downloading anything.
 """
 
 from __future__ import annotations
@@ -18,15 +17,16 @@ import httpx
 
 from factory.build import build_wheel
 from factory.context import BuildContext
-from factory.fetch import fetch_sdist
-from factory.inputs import Prepared, finish, prepare
+from factory.fetch import fetch_sdist, sdist_sha256
+from factory.inputs import Prepared, finish, input_key_of
 from factory.job import Job
-from factory.process import Runner, StageLimited, SubprocessRunner, TimeLimited
+from factory.process import Runner, StageLimited, SubprocessRunner
 from factory.provenance import provenance
 from factory.provision import provision
 from factory.recorder import StageRecorder
 from factory.records import StageFailed, sha256_file
 from factory.repair import repair_wheel
+from factory.sources import sdist_epoch
 from factory.spec import BuildSpec
 from factory.verify import verify_wheel
 from factory.wheel_metadata import torch_requires
@@ -59,14 +59,13 @@ class TupleResult:
         }
 
 
-def compute_input_key(
-    job: Job, ctx: BuildContext, out_dir: Path, runner: Runner | None = None, client: httpx.Client | None = None
-) -> Prepared:
-    """Provision and fetch (both cached) and hash the inputs; raises StageFailed when either fails."""
-    log = out_dir / job.id / "inputs.log"  # not build.log: a skipped tuple keeps its build's log
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with client or httpx.Client(timeout=60) as http:
-        return prepare(job, ctx, TimeLimited(runner or SubprocessRunner(), ctx.timeouts.provision), http, log)
+def compute_input_key(job: Job, ctx: BuildContext, client: httpx.Client | None = None) -> str:
+    """The job's input key from its declared inputs: provisions nothing, downloads no sdist (PyPI's
+    JSON API gives its sha256); raises StageFailed when that digest cannot be read."""
+    if client is not None:  # the caller's client stays open
+        return input_key_of(job, sdist_sha256(job.spec, ctx, client))
+    with httpx.Client(timeout=60) as http:
+        return input_key_of(job, sdist_sha256(job.spec, ctx, http))
 
 
 def build_tuple(
@@ -78,8 +77,10 @@ def build_tuple(
     client: httpx.Client | None = None,
     on_stage: Callable[[str], None] = lambda stage: None,
     prepared: Prepared | None = None,
+    build: int = 1,
 ) -> TupleResult:
-    """`prepared`: what compute_input_key found for this job, so provision and fetch are not redone."""
+    """`prepared`: a provisioned toolchain and fetched sdist to use as they are; `build`: the PEP 427
+    build number the wheel gets (factory.builds.next_build decides it from the index)."""
     spec = job.spec
     tuple_dir = out_dir / spec.id
     tuple_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +116,16 @@ def build_tuple(
             "repair",
             {"wheel": str(built.path)},
             lambda: repair_wheel(
-                job, ctx, built.path, torch_requires(toolchain.env), provenance(job, ready, built), tuple_dir, run, log
+                job,
+                ctx,
+                built.path,
+                torch_requires(toolchain.env),
+                provenance(job, ready, built, sha256_file(built.path)),
+                tuple_dir,
+                run,
+                log,
+                build=build,
+                epoch=sdist_epoch(sdist.path),
             ),
             lambda r: {
                 "wheel": str(r.path),

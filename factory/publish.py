@@ -9,11 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from factory.builds import PublishedBuild, by_tuple
 from factory.errors import FactoryError
 
 
 class PublishError(FactoryError):
     """The index refused a file (its message says which rule and why)."""
+
+
+class PublishConflict(PublishError):
+    """The index holds a file of this name with other bytes (another publisher took the build number)."""
 
 
 class IndexPublisher:
@@ -24,17 +29,23 @@ class IndexPublisher:
 
         self._index = LocalIndex(data_dir)
 
-    def published_keys(self) -> set[str]:
-        return {str(info["input_key"]) for info in self._index.build_infos() if info.get("input_key")}
+    def published_builds(self) -> dict[str, list[PublishedBuild]]:
+        return by_tuple((r.filename, r.build_info, r.yanked_reason is not None) for r in self._index.files())
 
     def publish(self, wheel: Path) -> str:
+        from index_server.errors import FileConflict
         from index_server.errors import IndexError as IndexRefusal
 
         try:
             result = self._index.ingest(wheel)
+        except FileConflict as err:
+            raise PublishConflict(f"{wheel.name}: the index holds other bytes under this name: {err}") from err
         except IndexRefusal as err:
             raise PublishError(f"{wheel.name}: the index refused it: {err}") from err
         return str(result.filename)
+
+    def yank(self, filename: str, reason: str) -> None:
+        self._index.catalog.set_yanked(filename, reason)
 
     def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None:
         self._index.publish_report(report, logs)

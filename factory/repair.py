@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
-from factory import __version__
 from factory.auditwheel import audit_repair, audit_show, tool_env
 from factory.context import BuildContext
 from factory.job import Job
 from factory.process import Runner
 from factory.records import StageFailed
-from factory.repair_plan import apply_relabel, plan_relabel, read_facts
+from factory.repair_plan import WHEEL_FORMAT_VERSION, apply_relabel, plan_relabel, read_facts
 from index_server.contract import Cause
 
 
@@ -48,8 +46,15 @@ def repair_wheel(
     tuple_dir: Path,
     runner: Runner,
     log: Path,
+    *,
+    build: int,
+    epoch: int,
 ) -> RepairedWheel:
-    """`pins`: the Requires-Dist of the tuple's torch; `provenance`: factory_build.json so far."""
+    """`pins`: the Requires-Dist of the tuple's torch; `provenance`: factory_build.json so far;
+    `build`: the PEP 427 build number; `epoch`: every member's timestamp (sdist_epoch of the sdist).
+
+    No wall-clock time enters the wheel (the index's catalog records when it was published), nor the
+    factory's release: `wheel_format` (WHEEL_FORMAT_VERSION) names what wrote the wheel's bytes."""
     spec = job.spec
     env = tool_env(ctx)
     repaired = audit_repair(raw, spec, ctx, env, _fresh(tuple_dir / "repair"), runner, log)
@@ -60,10 +65,9 @@ def repair_wheel(
     stamped = {
         **provenance,
         "auditwheel": {"sym_tag": show["sym_tag"], "tags": sorted(tags)},
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "factory_version": __version__,
+        "wheel_format": WHEEL_FORMAT_VERSION,
     }
-    plan = plan_relabel(job, read_facts(repaired), stamped, pins)
+    plan = plan_relabel(job, read_facts(repaired), stamped, pins, build=build, epoch=epoch)
     path = apply_relabel(plan, repaired, _fresh(tuple_dir / "wheel"))
     final = audit_show(path, spec, ctx, env, runner, log)  # the wheel we publish, not only auditwheel's
     if final["sym_tag"] != show["sym_tag"]:

@@ -1,4 +1,7 @@
-"""The main job: build every planned tuple that is not yet published, publish, report.
+"""The main job: build every planned tuple whose inputs are not yet published, publish, report.
+
+Each tuple publishes the build number factory.builds.next_build gives it (none when its newest build
+has its input key); losing a race for that number (409) re-plans instead of failing.
 
 Pure orchestration: the builder (provision → verify for one tuple), the publisher (the index) and the
 progress display are passed in, so the scheduling, skipping, failure isolation and reporting are tested
@@ -17,9 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from packaging.utils import parse_wheel_filename
+
+from factory.builds import PublishedBuild, arch_list, next_build, replaced
 from factory.errors import FactoryError
+from factory.publish import PublishConflict, PublishError
 from factory.spec import BuildSpec
 from index_server.contract import RUN_OUTCOMES, Cause, Outcome
+
+_PUBLISH_ATTEMPTS = 3
 
 
 class BuildResult(Protocol):
@@ -48,13 +57,17 @@ class BuildResult(Protocol):
 class Builder(Protocol):
     def input_key(self, spec: BuildSpec) -> str: ...
 
-    def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> BuildResult: ...
+    def build(self, spec: BuildSpec, on_stage: Callable[[str], None], build: int) -> BuildResult: ...
+
+    def retag(self, wheel: Path, build: int) -> Path: ...  # the same wheel under another build number
 
 
 class Publisher(Protocol):
-    def published_keys(self) -> set[str]: ...
+    def published_builds(self) -> dict[str, list[PublishedBuild]]: ...  # by tuple id
 
-    def publish(self, wheel: Path) -> str: ...
+    def publish(self, wheel: Path) -> str: ...  # raises PublishConflict when the name holds other bytes
+
+    def yank(self, filename: str, reason: str) -> None: ...
 
     def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None: ...
 
@@ -145,7 +158,7 @@ def run_matrix(
     if jobs < 1:
         raise FactoryError(f"--jobs must be at least 1 (got {jobs})")
     report = RunReport(run_id=_run_id(clock()), profile=profile, started=clock())
-    published = publisher.published_keys()
+    published = publisher.published_builds()
     env_lock = _EnvLocks()
     publish_lock = threading.Lock()
 
@@ -179,7 +192,7 @@ def _one_tuple(
     builder: Builder,
     publisher: Publisher,
     progress: Progress,
-    published: set[str],
+    published: dict[str, list[PublishedBuild]],
     env_lock: Callable[[BuildSpec], threading.Lock],
     publish_lock: threading.Lock,
 ) -> TupleOutcome:
@@ -190,9 +203,17 @@ def _one_tuple(
             key = builder.input_key(spec)
     except FactoryError:
         key = None  # the build below reaches the same failure and records it, classified
-    if key is not None and key in published:
+    archs = arch_list(spec.to_json())
+    builds = published.get(spec.id, [])
+    decided = next_build(builds, key or "", archs)
+    if decided.refusal is not None:
+        return TupleOutcome(
+            spec=spec, outcome=Outcome.FAILED, stage="publish", cause=Cause.PUBLISH_REJECTED,
+            message=decided.refusal, input_key=key,
+        )  # fmt: skip
+    if decided.build is None:
         return TupleOutcome(spec=spec, outcome=Outcome.UNCHANGED, input_key=key)
-    result = builder.build(spec, lambda stage: progress.stage(spec, stage))
+    result = builder.build(spec, lambda stage: progress.stage(spec, stage), decided.build)
     recorded = TupleOutcome(
         spec=spec,
         outcome=Outcome.SKIPPED if result.outcome == Outcome.SKIPPED else Outcome.FAILED,
@@ -205,9 +226,24 @@ def _one_tuple(
     if result.outcome != Outcome.BUILT or result.wheel is None:
         return recorded
     progress.stage(spec, "publish")
+    wheel = result.wheel
     try:
         with publish_lock:
-            filename = publisher.publish(result.wheel)
+            for _ in range(_PUBLISH_ATTEMPTS):
+                try:
+                    filename = publisher.publish(wheel)
+                    break
+                except PublishConflict:  # another publisher took this build number: re-plan
+                    builds = publisher.published_builds().get(spec.id, [])
+                    again = next_build(builds, recorded.input_key or "", archs)
+                    if again.build is None:
+                        return replace(recorded, outcome=Outcome.UNCHANGED, stage=None, cause=None, message=None)
+                    wheel = builder.retag(wheel, again.build)
+            else:
+                raise PublishError(f"{wheel.name}: still conflicting after {_PUBLISH_ATTEMPTS} re-plans")
+            stale = replaced(builds, tuple(sorted({t.platform for t in parse_wheel_filename(filename)[3]})))
+            for old in stale:
+                publisher.yank(old, f"replaced by {filename} (other platform tags)")
     except FactoryError as err:
         return replace(recorded, stage="publish", cause=Cause.PUBLISH_REJECTED, message=str(err))
     return replace(recorded, outcome=Outcome.PUBLISHED, stage=None, cause=None, message=None, wheel=filename)

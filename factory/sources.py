@@ -57,3 +57,16 @@ def patched_source(job: Job, ctx: BuildContext, sdist: Sdist) -> Iterator[Source
             tree = SourceTree(path=source, patches=apply_patches(source, job.patches))
             marker.write_text(json.dumps({"source": str(tree.path), "patches": tree.patches}))
         yield tree
+
+
+def sdist_epoch(sdist: Path) -> int:
+    """SOURCE_DATE_EPOCH of a build from `sdist`: the newest mtime among its members.
+
+    The sdist tool stamps its members when it makes the sdist (PKG-INFO among them), so this is fixed
+    by the release, needs no clock, and is the same wherever the sdist is read.
+    """
+    try:
+        with tarfile.open(sdist) as tar:
+            return max((int(m.mtime) for m in tar.getmembers()), default=0)
+    except (OSError, tarfile.TarError) as err:
+        raise StageFailed("repair", Cause.BAD_SDIST, f"cannot read {sdist.name} for its timestamps: {err}") from err

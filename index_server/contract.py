@@ -141,7 +141,7 @@ class BuildInfo(TypedDict, total=False):
     """
 
     spec: SpecInfo
-    input_key: str | None  # None for a wheel repaired by `factory repair` (compiled elsewhere)
+    input_key: str | None  # None only in wheels of factory versions before wheel_format 2
     sdist: dict[str, Any]
     recipe: dict[str, Any]
     patches: list[dict[str, Any]]
@@ -153,5 +153,5 @@ class BuildInfo(TypedDict, total=False):
     built_by: str
     dependency_changes: list[str]
     auditwheel: dict[str, Any]
-    built_at: str
-    factory_version: str
+    factory_version: str  # wheels before wheel_format 2 only
+    wheel_format: int  # factory WHEEL_FORMAT_VERSION; no wall-clock time (the catalog has upload times)

@@ -20,6 +20,7 @@ def file_link(record: FileRecord, files_base: str) -> Link:
         yanked=record.yanked_reason,
         size=record.size,
         upload_time=record.upload_time,
+        factory_build=record.build_info,
     )
 
 

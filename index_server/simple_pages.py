@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from packaging.version import InvalidVersion, Version
@@ -36,6 +37,7 @@ class Link:
     yanked: str | None = None  # None: not yanked; "" yanked without reason
     size: int | None = None
     upload_time: datetime | None = None
+    factory_build: dict[str, Any] | None = None  # the wheel's factory_build.json, JSON pages only
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +101,8 @@ def _file_json(link: Link) -> dict[str, object]:
         entry["size"] = link.size
     if link.upload_time is not None:
         entry["upload-time"] = format_time(link.upload_time)
+    if link.factory_build is not None:
+        entry["_factory_build"] = link.factory_build  # PEP 691 leaves "_" keys to the index
     return entry
 
 

@@ -141,20 +141,30 @@ def _pip_extra_indexes() -> list[str]:
     return urls
 
 
+def sdist_overrides(items: list[str]) -> dict[str, Path]:
+    """--sdist PACKAGE=PATH options as {package: path}."""
+    overrides = {}
+    for item in items:
+        package, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            raise ConfigError(f"--sdist {item!r}: expected PACKAGE=PATH to an existing sdist file")
+        overrides[str(canonicalize_name(package))] = Path(path).resolve()
+    return overrides
+
+
+def default_cache(env: dict[str, str]) -> Path:
+    return Path(env.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
+
+
 def context_from_args(args: argparse.Namespace, tuple_jobs: int = 1) -> BuildContext:
     env = dict(os.environ)
-    cache = args.cache or Path(env.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
+    cache = args.cache or default_cache(env)
     homes = list(args.cuda_home)
     if env.get("CUDA_HOME"):
         homes.append(Path(env["CUDA_HOME"]))
     homes += sorted(Path("/usr/local").glob("cuda-*"), reverse=True)
     homes += [Path("/usr/lib/nvidia-cuda-toolkit"), Path("/usr")]  # Debian's nvidia-cuda-toolkit
-    overrides = {}
-    for item in args.sdist:
-        package, sep, path = item.partition("=")
-        if not sep or not Path(path).is_file():
-            raise ConfigError(f"--sdist {item!r}: expected PACKAGE=PATH to an existing sdist file")
-        overrides[str(canonicalize_name(package))] = Path(path).resolve()
+    overrides = sdist_overrides(args.sdist)
     ccache = shutil.which("ccache")
     uv = shutil.which("uv", path=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
     if uv is None:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections import defaultdict
+from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
-from factory.commands.common import add_matrix_options, plan_from_args
+from factory.builds import PlannedBuilds, arch_list, plan_builds
+from factory.commands.common import add_matrix_options, default_cache, plan_from_args, sdist_overrides
+from factory.context import BuildContext
+from factory.index_builds import published_builds
+from factory.job import resolve
+from factory.pipeline import compute_input_key
 from factory.plan import Plan
+from factory.recipes import load_recipes
 from factory.workflow import cells_of
 
 
@@ -28,19 +37,73 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='with --json: add "cells", the tuples grouped per (package, release, CUDA, torch, ABI) with their Pythons',
     )
     p.add_argument("--dropped", action="store_true", help="also list every dropped combination with its reason")
+    p.add_argument(
+        "--index",
+        default=None,
+        metavar="URL",
+        help="leave out tuples whose newest build on this index has their input key; give the rest a "
+        '"build" number (also lists "unchanged" ids and "refused" ones with the reason)',
+    )
+    p.add_argument(
+        "--sdist",
+        action="append",
+        default=[],
+        metavar="PACKAGE=PATH",
+        help="with --index: key PACKAGE by this local sdist instead of PyPI's (repeatable)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     result = plan_from_args(args)
+    if args.index is None:
+        if args.json:
+            data = result.to_json()
+            if args.cells:
+                data["cells"] = [c.to_json() for c in cells_of(result.include)]
+            print(json.dumps(data, indent=None, separators=(",", ":")))
+        else:
+            render(result, Console(), show_dropped=args.dropped)
+        return 0
+    planned = against_index(args, result)
+    todo = [s for s in result.include if s.id in planned.builds]
     if args.json:
-        data = result.to_json()
+        body = result.to_json()
+        body["include"] = [{**s.to_json(), "build": planned.builds[s.id]} for s in todo]
+        body["unchanged"] = planned.unchanged
+        body["refused"] = [{"id": i, "reason": r} for i, r in planned.refused.items()]
         if args.cells:
-            data["cells"] = [c.to_json() for c in cells_of(result.include)]
-        print(json.dumps(data, indent=None, separators=(",", ":")))
-    else:
-        render(result, Console(), show_dropped=args.dropped)
+            body["cells"] = [c.to_json() for c in cells_of(todo)]
+        print(json.dumps(body, indent=None, separators=(",", ":")))
+        return 0
+    console = Console()
+    render(Plan(include=todo, dropped=result.dropped), console, show_dropped=args.dropped)
+    console.print(f"{len(planned.unchanged)} tuples up to date on {args.index}")
+    for ident, reason in planned.refused.items():
+        console.print(f"[red]refused[/] {ident}: {reason}")
     return 0
+
+
+def against_index(args: argparse.Namespace, result: Plan) -> PlannedBuilds:
+    """Each planned tuple's input key (declared inputs only) against the builds the index published."""
+    env = dict(os.environ)
+    recipes = load_recipes(args.recipes)
+    ctx = BuildContext(
+        cache=default_cache(env), uv=Path("uv"), recipes=recipes, base_env=env,
+        sdist_overrides=sdist_overrides(args.sdist),
+    )  # fmt: skip
+    keys = {}
+    with httpx.Client(timeout=60) as http:
+        for spec in result.include:
+            job = resolve(spec, recipes)
+            keys[spec.id] = (compute_input_key(job, ctx, http), arch_list(spec.to_json()))
+        published = published_builds(
+            args.index,
+            [str(s.package) for s in result.include],
+            [s.cuda_major for s in result.include],
+            http,
+        )
+    return plan_builds(keys, published)
 
 
 def render(result: Plan, console: Console, *, show_dropped: bool) -> None:

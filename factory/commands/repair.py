@@ -15,18 +15,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.context import BuildContext
 from factory.errors import FactoryError, PlanError
+from factory.fetch import sdist_sha256
 from factory.inputs import compiler_version
 from factory.job import resolve
 from factory.process import SubprocessRunner, TimeLimited
-from factory.provenance import outside_provenance
+from factory.provenance import hook_provenance
 from factory.recipes import load_recipes
 from factory.records import StageFailed, sha256_file
 from factory.repair import repair_wheel
+from factory.repair_plan import ZIP_EPOCH_MIN
+from factory.sources import sdist_epoch
 
 _TORCH_PINS = "import importlib.metadata as m, json; print(json.dumps([m.version('torch'), m.requires('torch') or []]))"
 
@@ -38,7 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wheel", type=Path, required=True, help="the raw wheel to repair")
     p.add_argument("--dest", type=Path, required=True, help="folder for the repaired wheel")
     p.add_argument("--torch-python", default="python", help="a Python holding the tuple's torch (default: python)")
-    p.add_argument("--sdist-sha256", default=None, help="sha256 of the sdist the wheel was built from")
+    p.add_argument(
+        "--sdist",
+        type=Path,
+        default=None,
+        help="the sdist the wheel was built from: gives its sha256 and the timestamp of every member",
+    )
+    p.add_argument(
+        "--sdist-sha256", default=None, help="the sdist's sha256 without the file (default: PyPI's published digest)"
+    )
+    p.add_argument(
+        "--source-date-epoch",
+        type=int,
+        default=None,
+        help="timestamp of every member when --sdist is not given (default: 1980-01-01, the zip minimum)",
+    )
+    p.add_argument("--build", type=int, default=1, help="PEP 427 build number (`build` of `factory plan --index`)")
     p.set_defaults(handler=run)
 
 
@@ -66,10 +85,32 @@ def run(args: argparse.Namespace) -> int:
     if not probed.ok:
         raise FactoryError(f"{args.torch_python} has no torch to read pins from; pass --torch-python")
     torch_version, pins = json.loads(probed.output.strip().splitlines()[-1])
-    compiler = compiler_version(ctx, runner, log)
-    provenance = outside_provenance(job, args.sdist_sha256, sha256_file(args.wheel), compiler, torch_version)
+    if args.build < 1:
+        raise FactoryError(f"--build {args.build}: build numbers start at 1")
+    if args.sdist is not None and not args.sdist.is_file():
+        raise FactoryError(f"--sdist {args.sdist}: no such file")
+    if args.sdist is not None:
+        sdist_sha, epoch = sha256_file(args.sdist), sdist_epoch(args.sdist)
+    else:
+        epoch = args.source_date_epoch if args.source_date_epoch is not None else ZIP_EPOCH_MIN
+        if args.sdist_sha256:
+            sdist_sha = args.sdist_sha256
+        else:
+            with httpx.Client(timeout=60) as http:
+                sdist_sha = sdist_sha256(spec, ctx, http)
+    nvcc = runner(["nvcc", "--version"], env=ctx.base_env, cwd=None, log=log)
+    provenance = hook_provenance(
+        job,
+        sdist_sha256=sdist_sha,
+        raw_wheel_sha256=sha256_file(args.wheel),
+        toolkit={"nvcc": nvcc.output.strip().splitlines()[-1] if nvcc.ok and nvcc.output.strip() else "unknown"},
+        compiler=compiler_version(ctx, runner, log),
+        torch={"version": torch_version},
+    )
     try:
-        repaired = repair_wheel(job, ctx, args.wheel, pins, provenance, work, runner, log)
+        repaired = repair_wheel(
+            job, ctx, args.wheel, pins, provenance, work, runner, log, build=args.build, epoch=epoch
+        )
     except StageFailed as err:
         console.print(f"[red]repair failed[/]: {err.cause}: {err.message}\nlog: {log}")
         return 1

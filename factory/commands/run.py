@@ -11,24 +11,23 @@ from rich.console import Console
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
 from factory.context import BuildContext
-from factory.inputs import Prepared
 from factory.job import Job, resolve
 from factory.pipeline import TupleResult, build_tuple, compute_input_key
 from factory.progress import RichProgress, summary_table
 from factory.publish import IndexPublisher
 from factory.records import write_json_atomic
+from factory.repair_plan import retag_build
 from factory.run import default_jobs, run_matrix
 from factory.spec import BuildSpec
 
 
 class PipelineBuilder:
-    """factory.run.Builder over the real stages: each spec resolved once into its job, and what
-    computing its input key provisioned and fetched handed on to its build."""
+    """factory.run.Builder over the real stages: each spec resolved once into its job; its input key
+    computed from declared inputs (nothing provisioned or fetched for a tuple already published)."""
 
     def __init__(self, ctx: BuildContext, work: Path) -> None:
         self.ctx, self.work = ctx, work
         self._jobs: dict[str, Job] = {}
-        self._prepared: dict[str, Prepared] = {}  # each spec is handled by one worker thread
 
     def _job(self, spec: BuildSpec) -> Job:
         if spec.id not in self._jobs:
@@ -36,13 +35,15 @@ class PipelineBuilder:
         return self._jobs[spec.id]
 
     def input_key(self, spec: BuildSpec) -> str:
-        prepared = compute_input_key(self._job(spec), self.ctx, self.work)
-        self._prepared[spec.id] = prepared
-        return prepared.input_key
+        return compute_input_key(self._job(spec), self.ctx)  # StageFailed is a FactoryError
 
-    def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> TupleResult:
-        prepared = self._prepared.pop(spec.id, None)
-        return build_tuple(self._job(spec), self.ctx, self.work, on_stage=on_stage, prepared=prepared)
+    def build(self, spec: BuildSpec, on_stage: Callable[[str], None], build: int) -> TupleResult:
+        return build_tuple(self._job(spec), self.ctx, self.work, on_stage=on_stage, build=build)
+
+    def retag(self, wheel: Path, build: int) -> Path:
+        out = wheel.parent / f"build-{build}"
+        out.mkdir(exist_ok=True)
+        return retag_build(wheel, build, out)
 
 
 def machine_jobs() -> int:

@@ -114,3 +114,37 @@ def test_repair_alone_on_a_wheel_built_elsewhere(fixture_build: FixtureBuild, tm
     assert "Requires-Dist: torch>=2.14,<2.15" in meta.splitlines()
     assert provenance["sdist"]["sha256"] == "ab" * 32 and provenance["built_by"].startswith("factory repair")
     assert main(["repair", *fixture, "--id", "no-such-tuple", "--wheel", str(raw), "--dest", str(tmp_path)]) == 2
+
+
+def test_factory_repair_is_reproducible(
+    fixture_build: FixtureBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same compiled wheel repaired twice, > 2 s apart, other folders and TMPDIR: the same bytes."""
+    import hashlib
+    import tempfile
+    import time
+
+    from build_fixtures import FIXTURE
+
+    from factory.cli import main
+
+    (raw,) = (fixture_build.tuple_dir(GOOD) / "dist").glob("*.whl")
+    env_python = next((fixture_build.cache / "envs").glob("py3.11-torch2.14.1-cu130")) / "bin" / "python"
+    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"), "--profile", "ci"]
+    digests = []
+    for run in ("first", "second"):
+        tmp = tmp_path / run / "tmp"
+        tmp.mkdir(parents=True)
+        monkeypatch.setenv("TMPDIR", str(tmp))
+        monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+        dest = tmp_path / run / "dest"
+        code = main(["repair", *fixture, "--id", "tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1", "--wheel", str(raw),
+                     "--dest", str(dest), "--torch-python", str(env_python),
+                     "--sdist", str(fixture_build.sdists[GOOD]), "--build", "3"])  # fmt: skip
+        assert code == 0
+        (wheel,) = dest.glob("*.whl")
+        assert "-3-cp311-cp311-" in wheel.name
+        digests.append(hashlib.sha256(wheel.read_bytes()).hexdigest())
+        if run == "first":
+            time.sleep(2.1)  # zip times have a 2 s resolution
+    assert digests[0] == digests[1]

@@ -134,3 +134,31 @@ def test_fixture_matrix_is_planned_like_the_real_one(capsys: pytest.CaptureFixtu
         assert {k: v for k, v in planned.items() if k not in own} == expected
     assert expected["platform"] == "manylinux_2_28_x86_64" and expected["channel"] == "cu13"
     assert expected["local_version"] == "cu.13.0.torch.2.14.abi.1" and expected["torch_pin"] == "torch>=2.14,<2.15"
+
+
+README_PATCH = """
+[[packages.tiny-ext.patches]]
+name = "readme-note"
+why = "changes no code: the patch list is a declared input, so the input key changes"
+file = "PKG-INFO"
+find = "Metadata-Version: 2.1"
+replace = "Metadata-Version: 2.1"
+"""
+
+
+def test_a_changed_recipe_publishes_build_2_and_keeps_build_1(
+    sdists: dict[str, Path], build_cache: Path, tmp_path: Path
+) -> None:
+    """The must-show flow on the fixture: run, run with one more patch (build 2), run again (nothing)."""
+    data, work = tmp_path / "data", tmp_path / "work"
+    changed = tmp_path / "recipes.toml"
+    changed.write_text((FIXTURE / "recipes.toml").read_text() + README_PATCH)
+    base = [*fixture_args(sdists, build_cache), "--profile", "ci", "--data", str(data), "--work", str(work)]
+    assert run_cli(base)[0] == 0
+    assert run_cli([*base, "--recipes", str(changed)])[0] == 0  # the later --recipes wins
+    names = sorted(f.filename for f in LocalIndex(data).files())
+    assert [n.split("-")[2] for n in names] == ["1", "2"], names  # build 1 stays listed
+    assert all(f.yanked_reason is None for f in LocalIndex(data).files())  # same platform tags: no yank
+    assert run_cli([*base, "--recipes", str(changed)])[0] == 0
+    assert [t["outcome"] for t in latest_report(work)["tuples"]] == ["unchanged"]  # type: ignore[index]
+    assert len(LocalIndex(data).files()) == 2

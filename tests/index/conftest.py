@@ -49,6 +49,7 @@ from index_fixtures import (  # noqa: E402, F401 - session fixtures of the integ
     dists,
     env,
     index,
+    poetry,
     upstream,
     uv,
     venv_torch29,

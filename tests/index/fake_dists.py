@@ -30,6 +30,7 @@ def wheel_bytes(
     tamper: bool = False,
     metadata_name: str | None = None,
     metadata_version: str | None = None,
+    build: int | None = None,
 ) -> tuple[str, bytes]:
     """(filename, bytes) of a wheel; `tamper` changes a file after RECORD was written."""
     dist = canonicalize_name(name).replace("-", "_")
@@ -48,6 +49,7 @@ def wheel_bytes(
     contents[f"{dist_info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: fake_dists\n"
         f"Root-Is-Purelib: {'true' if 'none-any' in tag else 'false'}\nTag: {tag}\n"
+        + (f"Build: {build}\n" if build is not None else "")
     ).encode()
     if build_info is not None:
         contents[f"{dist_info}/factory_build.json"] = json.dumps(build_info).encode()
@@ -61,7 +63,8 @@ def wheel_bytes(
         for path, data in contents.items():
             zf.writestr(path, data)
         zf.writestr(f"{dist_info}/RECORD", record)
-    return f"{dist}-{version}-{tag}.whl", out.getvalue()
+    build_part = f"{build}-" if build is not None else ""
+    return f"{dist}-{version}-{build_part}{tag}.whl", out.getvalue()
 
 
 def write_wheel(directory: Path, name: str, version: str, **kwargs: Any) -> Path:
@@ -107,7 +110,13 @@ def build_spec_json(version: str, cuda: str, torch_minor: str, python: str = "3.
 
 
 def mamba_build(
-    directory: Path, cuda: str, torch_minor: str, *, release: str = "2.3.2.post1", name: str = "mamba-ssm"
+    directory: Path,
+    cuda: str,
+    torch_minor: str,
+    *,
+    release: str = "2.3.2.post1",
+    name: str = "mamba-ssm",
+    build: int | None = None,
 ) -> Path:
     """A dummy build of `name` for (cuda, torch minor, cp311), pinned to that torch like the factory's."""
     major, minor = torch_minor.split(".")
@@ -123,4 +132,6 @@ def mamba_build(
         requires=(f"torch>={torch_minor},<{major}.{int(minor) + 1}", "einops"),
         requires_python=">=3.9",
         build_info=info,
+        build=build,
+        files={f"{canonicalize_name(name).replace('-', '_')}/__init__.py": f"BUILD = {build}\n".encode()},
     )

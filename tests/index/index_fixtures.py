@@ -72,6 +72,8 @@ def dists(work: Path) -> Dists:
         mamba_build(builds, "13.0", "2.14"),
         mamba_build(builds, "12.6", "2.14"),
         mamba_build(builds, "13.0", "2.14", name="causal-conv1d", release="1.7.0"),
+        # one version published twice (a rebuild): installers must take build 2
+        *(mamba_build(builds, "13.0", "2.14", name="rebuilt-ext", release="1.0.0", build=n) for n in (1, 2)),
     ]
     return Dists(torch_dir=torch_dir, hosted=hosted)
 
@@ -196,3 +198,12 @@ def venv_torch214(work: Path, env: dict[str, str], dists: Dists) -> Path:
 @pytest.fixture(scope="session")
 def uv() -> Path:
     return VENV_BIN / "uv"
+
+
+@pytest.fixture(scope="session")
+def poetry(work: Path, env: dict[str, str]) -> Path:
+    python = make_venv(work / "venv-poetry", env, "latest")
+    done = run([str(python), "-m", "pip", "install", "-q", "poetry"], env, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"could not install poetry from PyPI: {done.stderr[-2000:]}")
+    return python.parent / "poetry"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from index_fixtures import IndexServer
-from servers import Served, make_venv, run
+from servers import Served, run
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +29,6 @@ name = "torchidx"
 url = "{torch_index}/torch-index/simple/"
 priority = "explicit"
 """
-
-
-@pytest.fixture(scope="session")
-def poetry(work: Path, env: dict[str, str]) -> Path:
-    python = make_venv(work / "venv-poetry", env, "latest")
-    done = run([str(python), "-m", "pip", "install", "-q", "poetry"], env, timeout=600)
-    if done.returncode != 0:
-        pytest.fail(f"could not install poetry from PyPI: {done.stderr[-2000:]}")
-    return python.parent / "poetry"
 
 
 @pytest.mark.parametrize(

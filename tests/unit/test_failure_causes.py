@@ -219,7 +219,7 @@ def test_the_happy_path_builds(tmp_path: Path) -> None:
     """The control: with no scenario the same world builds, so each failure above is the scenario's."""
     result, runner = build(World(root=tmp_path, gpu_check=True), {})
     assert result.outcome == Outcome.BUILT and result.cause is None
-    assert result.wheel.name == "mamba_ssm-2.3.2.post1+cu.13.0.torch.2.14.abi.1-cp311-cp311-manylinux_2_28_x86_64.whl"
+    assert result.wheel.name == "mamba_ssm-2.3.2.post1+cu.13.0.torch.2.14.abi.1-1-cp311-cp311-manylinux_2_28_x86_64.whl"
     assert {
         json.loads((result.log.parent / f"{s}.json").read_text())["outcome"]
         for s in ("provision", "fetch", "build", "repair", "verify")
@@ -250,14 +250,23 @@ class BuildTupleBuilder:
     def input_key(self, spec: BuildSpec) -> str:
         raise FactoryError("not known before the build")  # run_matrix then builds and records the failure
 
-    def build(self, spec: BuildSpec, on_stage: Callable[[str], None]) -> Any:
+    def build(self, spec: BuildSpec, on_stage: Callable[[str], None], build: int) -> Any:
         if spec.id == self.crash:
             raise KeyError("a builder bug outside build_tuple")
         world = self.worlds[spec.id]
         runner = FakeRunner(world, {})
         return build_tuple(
-            world.job(), world.context(), self.root / "out", runner=runner, client=world.client(), on_stage=on_stage
+            world.job(),
+            world.context(),
+            self.root / "out",
+            runner=runner,
+            client=world.client(),
+            on_stage=on_stage,
+            build=build,
         )
+
+    def retag(self, wheel: Path, build: int) -> Path:
+        raise AssertionError("only a publish conflict retags, and this publisher has none")
 
 
 class Publisher:
@@ -266,8 +275,11 @@ class Publisher:
         self.files: list[str] = []
         self.reports: list[dict[str, Any]] = []
 
-    def published_keys(self) -> set[str]:
-        return set()
+    def published_builds(self) -> dict[str, list[Any]]:
+        return {}
+
+    def yank(self, filename: str, reason: str) -> None:
+        raise AssertionError("nothing published before: nothing to yank")
 
     def publish(self, wheel: Path) -> str:
         if self.reject and self.reject in wheel.name:

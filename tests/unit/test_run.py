@@ -11,10 +11,12 @@ import pytest
 from packaging.version import Version
 from spec_builders import make_spec
 
+from factory.builds import PublishedBuild, arch_list
 from factory.context import BuildContext
 from factory.errors import FactoryError
 from factory.process import Completed
 from factory.provision import Toolchain, provision
+from factory.publish import PublishConflict
 from factory.run import TupleOutcome, default_jobs, run_matrix
 from factory.spec import BuildSpec
 
@@ -44,6 +46,8 @@ class FakeBuilder:
     ) -> None:
         self.tmp, self.fail, self.crash, self.barrier = tmp, fail, crash, barrier
         self.built: list[str] = []
+        self.numbers: list[int] = []
+        self.platform: str | None = None  # another platform tag than the spec's, for the yank test
         self.key_calls_in_flight = 0
         self.max_key_overlap = 0
         self.lock = threading.Lock()
@@ -57,7 +61,13 @@ class FakeBuilder:
             self.key_calls_in_flight -= 1
         return "key-" + s.id
 
-    def build(self, s: BuildSpec, on_stage: Callable[[str], None]) -> Result:
+    def retag(self, wheel: Path, build: int) -> Path:
+        parts = wheel.name.split("-")
+        target = wheel.with_name("-".join([*parts[:2], str(build), *parts[3:]]))
+        wheel.rename(target)
+        return target
+
+    def build(self, s: BuildSpec, on_stage: Callable[[str], None], build: int) -> Result:
         on_stage("build")
         if self.barrier is not None:
             self.barrier.wait()
@@ -76,26 +86,66 @@ class FakeBuilder:
                 log=log,
                 input_key="key-" + s.id,
             )
-        wheel = self.tmp / f"{s.package}-{s.id}.whl"
+        wheel = self.tmp / wheel_name(s, build)
         wheel.write_bytes(b"wheel")
+        self.numbers.append(build)
         return Result("built", stage="verify", wheel=wheel, log=log, input_key="key-" + s.id)
 
 
+def wheel_name(s: BuildSpec, build: int, platform: str | None = None) -> str:
+    return f"{s.package}-1.0-{build}-{s.python_tag}-{s.python_tag}-{platform or s.platform}.whl"
+
+
+def build_of(s: BuildSpec, build: int, key: str, platform: str | None = None) -> PublishedBuild:
+    return PublishedBuild(
+        filename=wheel_name(s, build, platform),
+        build=build,
+        input_key=key,
+        archs=arch_list(s.to_json()),
+        platform_tags=(platform or s.platform,),
+    )
+
+
 class FakePublisher:
-    def __init__(self, keys: set[str] = frozenset(), reject: set[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        keys: set[str] = frozenset(),
+        reject: set[str] = frozenset(),
+        builds: dict[str, list[PublishedBuild]] | None = None,
+        race: dict[str, PublishedBuild] | None = None,
+    ) -> None:
+        """`keys`: "key-<id>" of tuples published as build 1; `race`: a build another publisher
+        stores (under the same name as ours) just before our first publish of that tuple."""
+        self.builds = {k[len("key-") :]: [] for k in keys} | dict(builds or {})
         self.keys = set(keys)
         self.reject = reject
+        self.race = dict(race or {})
         self.files: list[str] = []
+        self.yanked: list[str] = []
         self.reports: list[tuple[dict[str, Any], dict[str, Path]]] = []
 
-    def published_keys(self) -> set[str]:
-        return set(self.keys)
+    def published_builds(self) -> dict[str, list[PublishedBuild]]:
+        out = {i: list(b) for i, b in self.builds.items()}
+        for key in self.keys:
+            ident = key[len("key-") :]
+            out[ident] = [*out[ident], PublishedBuild(
+                filename=f"{ident}.whl", build=1, input_key=key, archs=(), platform_tags=()
+            )]  # fmt: skip
+        return out
 
     def publish(self, wheel: Path) -> str:
         if any(r in wheel.name for r in self.reject):
             raise FactoryError(f"{wheel.name}: rejected by the index")
+        for ident, other in list(self.race.items()):
+            if other.filename == wheel.name:
+                del self.race[ident]
+                self.builds.setdefault(ident, []).append(other)
+                raise PublishConflict(f"{wheel.name}: other bytes under this name")
         self.files.append(wheel.name)
         return wheel.name
+
+    def yank(self, filename: str, reason: str) -> None:
+        self.yanked.append(filename)
 
     def publish_report(self, report: dict[str, Any], logs: dict[str, Path]) -> None:
         self.reports.append((report, logs))
@@ -246,3 +296,56 @@ def test_default_jobs_from_machine() -> None:
     assert default_jobs(2, 24) == 1
     assert default_jobs(16, 128) == 8
     assert default_jobs(64, 16) == 2
+
+
+def test_changed_key_publishes_the_next_build_and_keeps_the_old(tmp_path: Path) -> None:
+    s = spec("a")
+    builder = FakeBuilder(tmp_path)
+    pub = FakePublisher(builds={s.id: [build_of(s, 1, "old-key")]})
+    report = run_matrix([s], builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    assert report.tuples[0].outcome == "published" and builder.numbers == [2]
+    assert pub.files == [wheel_name(s, 2)] and pub.yanked == []  # same platform tags: build 1 stays live
+
+
+def test_equal_key_on_the_newest_build_publishes_nothing(tmp_path: Path) -> None:
+    s = spec("a")
+    builder = FakeBuilder(tmp_path)
+    pub = FakePublisher(builds={s.id: [build_of(s, 1, "old-key"), build_of(s, 2, "key-" + s.id)]})
+    report = run_matrix([s], builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    assert report.tuples[0].outcome == "unchanged" and builder.built == [] and pub.files == []
+
+
+def test_losing_a_race_for_a_number_replans_with_the_next(tmp_path: Path) -> None:
+    s = spec("a")
+    builder = FakeBuilder(tmp_path)
+    pub = FakePublisher(race={s.id: build_of(s, 1, "someone-else")})
+    report = run_matrix([s], builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    assert report.tuples[0].outcome == "published"
+    assert pub.files == [wheel_name(s, 2)]
+
+
+def test_losing_a_race_to_the_same_inputs_is_unchanged(tmp_path: Path) -> None:
+    s = spec("a")
+    pub = FakePublisher(race={s.id: build_of(s, 1, "key-" + s.id)})
+    report = run_matrix([s], builder=FakeBuilder(tmp_path), publisher=pub, progress=Recorder(), jobs=1)
+    assert report.tuples[0].outcome == "unchanged" and pub.files == []
+
+
+def test_a_rebuild_with_other_platform_tags_yanks_what_it_replaces(tmp_path: Path) -> None:
+    s = spec("a")
+    old = build_of(s, 1, "old-key", platform="manylinux_2_17_x86_64")
+    pub = FakePublisher(builds={s.id: [old]})
+    report = run_matrix([s], builder=FakeBuilder(tmp_path), publisher=pub, progress=Recorder(), jobs=1)
+    assert report.tuples[0].outcome == "published" and pub.yanked == [old.filename]
+
+
+def test_reduced_arch_build_is_refused_beside_full_arch_builds(tmp_path: Path) -> None:
+    reduced = make_spec(package="a", version=Version("1.0"), archs=("90",))
+    full = make_spec(package="a", version=Version("1.0"), archs=("80", "90", "100"), ptx="120")
+    pub = FakePublisher(builds={reduced.id: [build_of(full, 1, "full-key")]})
+    builder = FakeBuilder(tmp_path)
+    report = run_matrix([reduced], builder=builder, publisher=pub, progress=Recorder(), jobs=1)
+    outcome = report.tuples[0]
+    assert outcome.outcome == "failed" and outcome.cause == "publish-rejected"
+    assert "reduced-arch" in (outcome.message or "") and "'80'" in (outcome.message or "")
+    assert builder.built == [] and pub.files == []

@@ -1,0 +1,99 @@
+"""`factory plan --json --index URL` against a live `factory serve` on loopback.
+
+The index holds one build per fixture tuple, whose factory_build.json carries the input key the factory
+computes for it (the same function `factory run` and `factory repair` use): those tuples are left out.
+With a changed recipe (one more patch) their keys change and they come back as build 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fake_dists import write_wheel
+from servers import VENV_BIN, Served, client_env, free_port
+
+from factory.cli import main
+from factory.inputs import input_key_of
+from factory.job import resolve
+from factory.knowledge import load_knowledge
+from factory.matrix import load_matrix
+from factory.plan import plan
+from factory.recipes import load_recipes
+from factory.records import sha256_file
+from index_server.local import LocalIndex
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny_ext"
+EXTRA_PATCH = """
+[[packages.tiny-ext.patches]]
+name = "readme-note"
+why = "a patch that changes no code: the patch list is a declared input, so the key changes"
+file = "PKG-INFO"
+find = "Metadata-Version: 2.1"
+replace = "Metadata-Version: 2.1"
+"""
+
+
+def _plan_json(args: list[str]) -> dict[str, object]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["plan", "--json", *args]) == 0
+    body: dict[str, object] = json.loads(out.getvalue())
+    return body
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    import sys
+
+    sys.path.insert(0, str(FIXTURE))
+    from make_sdist import make_sdist
+
+    sdist = make_sdist("tiny-ext", "0.1.0", tmp_path / "sdists")
+    recipes = load_recipes(FIXTURE / "recipes.toml")
+    specs = plan(load_matrix(FIXTURE / "matrix.toml"), load_knowledge(None), recipes, "ci").include
+    assert specs
+    data = tmp_path / "data"
+    local = LocalIndex(data)
+    for spec in specs:
+        key = input_key_of(resolve(spec, recipes), sha256_file(sdist))
+        wheel = write_wheel(
+            tmp_path / "wheels", "tiny-ext", str(spec.wheel_version), build=1,
+            tag=f"{spec.python_tag}-{spec.python_tag}-{spec.platform}",
+            build_info={"spec": spec.to_json(), "input_key": key},
+        )  # fmt: skip
+        local.ingest(wheel)
+    port = free_port()
+    argv = [str(VENV_BIN / "factory"), "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    server = Served(argv, port, tmp_path / "serve.log", env=client_env(tmp_path))
+    args = ["--matrix", str(FIXTURE / "matrix.toml"), "--profile", "ci", "--sdist", f"tiny-ext={sdist}"]
+    try:
+        yield server.url, args
+    finally:
+        server.stop()
+
+
+def test_published_tuples_are_left_out_and_come_back_as_build_2(served: tuple[str, list[str]], tmp_path: Path) -> None:
+    url, args = served
+    page = httpx.get(f"{url}/cu13/simple/tiny-ext/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert all("_factory_build" in f for f in page.json()["files"] if f["filename"].endswith(".whl"))
+
+    same = _plan_json([*args, "--recipes", str(FIXTURE / "recipes.toml"), "--index", url])
+    assert same["include"] == [] and same["unchanged"] == ["tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1"]
+
+    changed = tmp_path / "recipes.toml"
+    changed.write_text((FIXTURE / "recipes.toml").read_text() + EXTRA_PATCH)
+    again = _plan_json([*args, "--recipes", str(changed), "--index", url])
+    include = again["include"]
+    assert isinstance(include, list) and [(e["id"], e["build"]) for e in include] == [
+        ("tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1", 2)
+    ]
+    assert again["unchanged"] == []
