@@ -130,7 +130,8 @@ def test_factory_repair_is_reproducible(
 
     (raw,) = (fixture_build.tuple_dir(GOOD) / "dist").glob("*.whl")
     env_python = next((fixture_build.cache / "envs").glob("py3.11-torch2.14.1-cu130")) / "bin" / "python"
-    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"), "--profile", "ci"]
+    fixture = ["--matrix", str(FIXTURE / "matrix.toml"), "--recipes", str(FIXTURE / "recipes.toml"),
+               "--releases", str(FIXTURE / "releases.toml"), "--profile", "ci"]  # fmt: skip
     digests = []
     for run in ("first", "second"):
         tmp = tmp_path / run / "tmp"

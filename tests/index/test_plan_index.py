@@ -26,6 +26,7 @@ from factory.matrix import load_matrix
 from factory.plan import plan
 from factory.recipes import load_recipes
 from factory.records import sha256_file
+from factory.releases import load_releases
 from index_server.local import LocalIndex
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
 
     sdist = make_sdist("tiny-ext", "0.1.0", tmp_path / "sdists")
     recipes = load_recipes(FIXTURE / "recipes.toml")
-    specs = plan(load_matrix(FIXTURE / "matrix.toml"), load_knowledge(None), recipes, "ci").include
+    releases = load_releases(FIXTURE / "releases.toml")
+    specs = plan(load_matrix(FIXTURE / "matrix.toml"), load_knowledge(None), recipes, "ci", releases=releases).include
     assert specs
     data = tmp_path / "data"
     local = LocalIndex(data)
@@ -74,7 +76,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     port = free_port()
     argv = [str(VENV_BIN / "factory"), "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
     server = Served(argv, port, tmp_path / "serve.log", env=client_env(tmp_path))
-    args = ["--matrix", str(FIXTURE / "matrix.toml"), "--profile", "ci", "--sdist", f"tiny-ext={sdist}"]
+    args = ["--matrix", str(FIXTURE / "matrix.toml"), "--releases", str(FIXTURE / "releases.toml"), "--profile", "ci",
+            "--sdist", f"tiny-ext={sdist}"]  # fmt: skip
     try:
         yield server.url, args
     finally:
