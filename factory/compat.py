@@ -20,15 +20,16 @@ from packaging.version import InvalidVersion, Version
 
 from factory.errors import ConfigError
 from factory.spec import BuildSpec
+from index_server.contract import Cause, Outcome
 
 # Failures that say something about the (release, torch, CUDA) pair itself. The rest (no network, a broken
 # environment or toolkit, a refused floor, a full disk) say nothing about compatibility and are not learned.
 LEARNED_CAUSES = {
-    ("build", "build-failed"): "the sources do not compile against this torch and toolkit",
-    ("build", "patch-failed"): "a recipe patch no longer applies to this release's sources",
-    ("verify", "import-failed"): "the built extension does not import with this torch",
+    ("build", Cause.BUILD_FAILED): "the sources do not compile against this torch and toolkit",
+    ("build", Cause.PATCH_FAILED): "a recipe patch no longer applies to this release's sources",
+    ("verify", Cause.IMPORT_FAILED): "the built extension does not import with this torch",
 }
-BUILT = ("published", "unchanged")
+BUILT = (Outcome.PUBLISHED, Outcome.UNCHANGED)
 
 _HEADER = """\
 # Compatibility learned by building: one row per (package, release, torch minor, CUDA major) that a real
@@ -47,7 +48,7 @@ Key = tuple[NormalizedName, Version, str, int]  # package, release, torch minor,
 
 
 @dataclass(frozen=True, kw_only=True)
-class Outcome:
+class PairResult:
     package: NormalizedName
     version: Version
     torch: str
@@ -82,10 +83,10 @@ class Outcome:
         return row | {"report": self.report, "tuple": self.tuple_id}
 
 
-Compat = dict[Key, Outcome]
+Compat = dict[Key, PairResult]
 
 
-def outcomes_from_report(report: dict[str, Any]) -> list[Outcome]:
+def outcomes_from_report(report: dict[str, Any]) -> list[PairResult]:
     """One outcome per pair the report tried: a failure if any of its tuples failed for a learned cause
     (the first such tuple gives the message), a success if all of them built, nothing otherwise."""
     run_id = report.get("run_id")
@@ -110,7 +111,7 @@ def outcomes_from_report(report: dict[str, Any]) -> list[Outcome]:
         package, version, torch, cuda = key
         if failed is not None:
             out.append(
-                Outcome(
+                PairResult(
                     package=package,
                     version=version,
                     torch=torch,
@@ -124,7 +125,7 @@ def outcomes_from_report(report: dict[str, Any]) -> list[Outcome]:
             )
         elif all(e.get("outcome") in BUILT for e in entries):
             out.append(
-                Outcome(
+                PairResult(
                     package=package,
                     version=version,
                     torch=torch,
@@ -137,7 +138,7 @@ def outcomes_from_report(report: dict[str, Any]) -> list[Outcome]:
     return out
 
 
-def learn(table: Compat, outcomes: list[Outcome]) -> Compat:
+def learn(table: Compat, outcomes: list[PairResult]) -> Compat:
     """The table with newer outcomes in place of older ones of the same pair."""
     return dict(sorted({**table, **{o.key: o for o in outcomes}}.items(), key=lambda kv: _order(kv[0])))
 
@@ -146,7 +147,7 @@ def _order(key: Key) -> tuple[str, Version, Version, int]:
     return (key[0], key[1], Version(key[2]), key[3])
 
 
-def known_failure(table: Compat, spec: BuildSpec) -> Outcome | None:
+def known_failure(table: Compat, spec: BuildSpec) -> PairResult | None:
     found = table.get((spec.package, spec.version, spec.torch_minor, spec.cuda_major))
     return found if found is not None and not found.builds else None
 
@@ -156,7 +157,7 @@ def parse_compat(data: dict[str, Any], origin: str = "compat.toml") -> Compat:
     for i, row in enumerate(data.get("outcome", [])):
         where = f"{origin} [[outcome]] #{i + 1}"
         try:
-            outcome = Outcome(
+            outcome = PairResult(
                 package=canonicalize_name(row["package"]),
                 version=Version(row["version"]),
                 torch=str(row["torch"]),
