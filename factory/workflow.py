@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +40,14 @@ class CellError(ValueError):
 class Cell:
     id: str
     specs: tuple[BuildSpec, ...]  # one per Python, in plan order
+    builds: tuple[int, ...] = ()  # each spec's PEP 427 build number (`factory plan --index`); empty: all 1
 
     @property
     def first(self) -> BuildSpec:
         return self.specs[0]
+
+    def build_of(self, spec: BuildSpec) -> int:
+        return self.builds[self.specs.index(spec)] if self.builds else 1
 
     def to_json(self) -> dict[str, Any]:
         s = self.first
@@ -58,6 +62,7 @@ class Cell:
             "platform": s.platform,
             "pythons": [x.python for x in self.specs],
             "tuples": [x.id for x in self.specs],
+            "builds": {x.id: self.build_of(x) for x in self.specs},
         }
 
 
@@ -71,7 +76,14 @@ def _shared_fields(spec: BuildSpec) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in data.items() if k not in {"id", "python"}))
 
 
-def cells_of(specs: Sequence[BuildSpec]) -> list[Cell]:
+def cells_of(specs: Sequence[BuildSpec], builds: Mapping[str, int] | None = None) -> list[Cell]:
+    """The tuples grouped per cell; `builds` gives each tuple id its build number (default 1). The Pythons
+    of one cell share every key input but their Python, yet their build numbers may differ (a Python new to
+    the cell starts at 1)."""
+    numbers = dict(builds or {})
+    bad = {i: n for i, n in numbers.items() if not isinstance(n, int) or isinstance(n, bool) or n < 1}
+    if bad:
+        raise CellError(f"build numbers are whole numbers from 1; got {bad}")
     grouped: dict[str, list[BuildSpec]] = {}
     fields: dict[str, tuple[tuple[str, str], ...]] = {}
     for spec in specs:
@@ -80,7 +92,21 @@ def cells_of(specs: Sequence[BuildSpec]) -> list[Cell]:
             raise CellError(f"{spec.id}: differs from the other Pythons of {key} in more than its Python")
         fields.setdefault(key, _shared_fields(spec))
         grouped.setdefault(key, []).append(spec)
-    return [Cell(id=key, specs=tuple(group)) for key, group in grouped.items()]
+    return [
+        Cell(id=key, specs=tuple(group), builds=tuple(numbers.get(s.id, 1) for s in group))
+        for key, group in grouped.items()
+    ]
+
+
+def only_tuples(cell: Cell, builds: Mapping[str, int]) -> Cell:
+    """The cell cut to the tuples `builds` names (those the index-aware plan left to build), numbered."""
+    unknown = sorted(set(builds) - {s.id for s in cell.specs})
+    if unknown:
+        raise CellError(f"cell {cell.id} plans no tuple {unknown[0]!r}; the build map belongs to another plan")
+    if not builds:
+        raise CellError(f"cell {cell.id}: the build map names none of its tuples")
+    (cut,) = cells_of([s for s in cell.specs if s.id in builds], builds)
+    return cut
 
 
 def batches(cells: Sequence[Cell], slots: int) -> list[list[Cell]]:
@@ -91,6 +117,23 @@ def batches(cells: Sequence[Cell], slots: int) -> list[list[Cell]]:
             "add build jobs to rebuild.yml and raise its --slots"
         )
     return [list(cells[i * GITHUB_MATRIX_LIMIT : (i + 1) * GITHUB_MATRIX_LIMIT]) for i in range(slots)]
+
+
+def builds_of_plan(data: Any, planned: Sequence[BuildSpec]) -> dict[str, int]:
+    """Tuple id -> build number from `factory plan --json [--index URL]` output: the tuples it still
+    includes, each at its "build" (1 where the plan did not ask an index). Every id must be one of
+    `planned` (the same matrix and profile planned again here)."""
+    include = data.get("include") if isinstance(data, dict) else None
+    if not isinstance(include, list) or not all(isinstance(t, dict) and "id" in t for t in include):
+        raise CellError('not the output of `factory plan --json`: no "include" list of tuples with an "id"')
+    known = {s.id for s in planned}
+    strangers = [str(t["id"]) for t in include if t["id"] not in known]
+    if strangers:
+        raise CellError(
+            f"the plan names {len(strangers)} tuples this matrix and profile do not plan (e.g. {strangers[0]}): "
+            "plan and batch with the same --matrix and --profile"
+        )
+    return {str(t["id"]): t.get("build", 1) for t in include}
 
 
 def batch_outputs(cells: Sequence[Cell], slots: int) -> dict[str, str]:
@@ -142,6 +185,7 @@ def cell_env(cell: Cell, recipe: Recipe, profile: str | None) -> dict[str, str]:
         "CIBW_MANYLINUX_X86_64_IMAGE": builder_image(spec),
         "CIBW_ENVIRONMENT_LINUX": build_environment(spec, recipe),
         "FACTORY_CELL": cell.id,
+        "FACTORY_BUILDS": json.dumps({s.id: cell.build_of(s) for s in cell.specs}, separators=(",", ":")),
         "FACTORY_PROFILE": profile or "",
         "FACTORY_TORCH_REQUIREMENT": spec.torch_requirement,
         "FACTORY_TORCH_INDEX": TORCH_INDEX.format(tag=spec.torch_cuda_tag),

@@ -28,6 +28,12 @@ BUILD_REQUIREMENTS = ("setuptools", "wheel", "packaging", "ninja")
 _BATCH = re.compile(r"^\$\{\{\s*needs\.([\w-]+)\.outputs\.batch(\d+)\s*\}\}$")
 _SLOTS = re.compile(r"\bfactory workflow batches\b[^\n]*--slots\s+(\d+)")
 _USES = re.compile(r"^([\w.-]+/[\w.-]+)@v(\d+)")
+_INDEX_PLAN = re.compile(r"\bfactory plan --json --cells --index\b")
+# What the repair hook must pass per wheel: its tuple's build number and the checked sdist
+_HOOK_FLAGS = {
+    "--build": re.compile(r'--build "\$\([^)]*factory workflow tuple-build [^)]*--builds "\$FACTORY_BUILDS"'),
+    "--sdist": re.compile(r'--sdist "\$FACTORY_SDIST"'),
+}
 
 
 def _triggers(doc: dict[Any, Any]) -> dict[str, Any]:
@@ -82,6 +88,11 @@ def check_coverage(doc: dict[Any, Any], cells: Sequence[Cell], size_of: str, *, 
         slots_seen.add(int(found[1]))
         if has_profile and "--profile" not in runs:
             problems.append(f"jobs.{plan_job}: the plan step ignores the profile input")
+        if not _INDEX_PLAN.search(runs) or not re.search(r"\bfactory workflow batches\b[^\n]*--plan\b", runs):
+            problems.append(
+                f"jobs.{plan_job}: the plan step must batch `factory plan --json --cells --index URL`'s output "
+                "(`factory workflow batches --plan FILE`): a week with nothing new must build nothing"
+            )
         outputs = jobs[plan_job].get("outputs") or {}
         problems += [
             f"jobs.{plan_job}.outputs has no batch{n} (read by jobs.{job})"
@@ -157,8 +168,24 @@ def check_cells_workflow(doc: dict[Any, Any]) -> list[str]:
     env = {**(job.get("env") or {}), **{k: str(v) for s in steps for k, v in (s.get("env") or {}).items()}}
     if "cibuildwheel" not in runs:
         problems.append(f"{where} does not run cibuildwheel")
-    if "factory repair" not in env.get("CIBW_REPAIR_WHEEL_COMMAND_LINUX", ""):
+    hook = env.get("CIBW_REPAIR_WHEEL_COMMAND_LINUX", "")
+    if "factory repair" not in hook:
         problems.append(f"{where}: CIBW_REPAIR_WHEEL_COMMAND_LINUX does not run `factory repair`")
+    for flag, pattern in _HOOK_FLAGS.items():
+        if not pattern.search(hook):
+            problems.append(
+                f"{where}: the repair hook does not pass {flag} "
+                '(`--build "$(factory workflow tuple-build ... --builds "$FACTORY_BUILDS" ...)"`, '
+                '`--sdist "$FACTORY_SDIST"`)'
+            )
+    passed = env.get("CIBW_ENVIRONMENT_PASS_LINUX", "").split()
+    lost = [v for v in ("FACTORY_BUILDS", "FACTORY_SDIST") if v not in passed]
+    if lost:
+        problems.append(f"{where}: CIBW_ENVIRONMENT_PASS_LINUX does not hand {lost} to the repair hook")
+    if not re.search(r"factory workflow cell-env\b[^\n]*--builds\b", runs):
+        problems.append(f"{where}: `factory workflow cell-env` is not given the cell's --builds")
+    if "FACTORY_SDIST=" not in runs:
+        problems.append(f"{where}: no step exports FACTORY_SDIST, the checked sdist's path in the container")
     before = env.get("CIBW_BEFORE_BUILD_LINUX", "")
     lacking = [r for r in BUILD_REQUIREMENTS if not re.search(rf"\b{r}\b", before)]
     if "--no-build-isolation" in env.get("CIBW_BUILD_FRONTEND", "") and lacking:

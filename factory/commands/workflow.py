@@ -1,16 +1,18 @@
 """`factory workflow`: the GitHub Actions side of the factory.
 
 factory workflow check                      the workflows checked against matrix.toml and the planner
-factory workflow batches --slots N          $GITHUB_OUTPUT lines: the plan's cells in N batch matrices
-factory workflow cell-env --cell ID         the $GITHUB_ENV lines a cell's job hands to cibuildwheel
+factory workflow batches --slots N [--plan F] $GITHUB_OUTPUT lines: the plan's cells in N batch matrices
+factory workflow cell-env --cell ID [--builds] the $GITHUB_ENV lines a cell's job hands to cibuildwheel
 factory workflow patch --cell ID --source   the recipe's patches applied to the unpacked sdist
 factory workflow tuple-id --cell ID --wheel the tuple id of a wheel cibuildwheel compiled (for the repair hook)
+factory workflow tuple-build --cell ID --wheel --builds  that tuple's build number (for the repair hook)
 factory workflow container-setup --prefix   the build hooks and glibc-floor shim inside the build container
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 from importlib import resources
@@ -28,7 +30,17 @@ from factory.patches import apply_patches
 from factory.plan import plan
 from factory.process import SubprocessRunner
 from factory.recipes import load_recipes, recipe_for
-from factory.workflow import Cell, CellError, batch_outputs, cell_env, cells_of, render_env, tuple_of
+from factory.workflow import (
+    Cell,
+    CellError,
+    batch_outputs,
+    builds_of_plan,
+    cell_env,
+    cells_of,
+    only_tuples,
+    render_env,
+    tuple_of,
+)
 from factory.workflow_check import check_cells_workflow, check_ci, check_rebuild
 
 
@@ -42,19 +54,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     batch = actions.add_parser("batches", help="print the plan's cells as $GITHUB_OUTPUT batch matrices")
     add_matrix_options(batch)
     batch.add_argument("--slots", type=int, required=True, help="how many batch jobs rebuild.yml declares")
+    batch.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        help="`factory plan --json [--index URL]` output: batch only its tuples, each at its build number "
+        "(default: every planned tuple at build 1)",
+    )
     batch.set_defaults(handler=run_batches)
     for name, handler, text in (
         ("cell-env", run_cell_env, "print the $GITHUB_ENV lines for one planned cell"),
         ("patch", run_patch, "apply one cell's recipe patches to an unpacked sdist"),
         ("tuple-id", run_tuple_id, "print the tuple id of one of the cell's wheels"),
+        ("tuple-build", run_tuple_build, "print the build number of one of the cell's wheels"),
     ):
         one = actions.add_parser(name, help=text)
         add_matrix_options(one)
         one.add_argument("--cell", required=True, help="a cell id from `factory workflow batches`")
         if name == "patch":
             one.add_argument("--source", type=Path, required=True, help="the unpacked sdist ({package})")
-        if name == "tuple-id":
+        if name in ("tuple-id", "tuple-build"):
             one.add_argument("--wheel", type=Path, required=True, help="a wheel built for the cell ({wheel})")
+        if name in ("cell-env", "tuple-build"):
+            one.add_argument(
+                "--builds",
+                default=None,
+                required=name == "tuple-build",
+                metavar="JSON",
+                help='{"TUPLE_ID": BUILD, ...}: the cell\'s `builds` from `factory workflow batches` (cell-env: '
+                "only these tuples are built; default: all at build 1)",
+            )
         one.set_defaults(handler=handler)
     setup = actions.add_parser("container-setup", help="build hooks and glibc-floor shim under PREFIX")
     setup.add_argument("--prefix", type=Path, required=True, help="the factory's folder in the container")
@@ -77,11 +106,36 @@ def _load_yaml(path: Path) -> dict[Any, Any]:
     return doc
 
 
-def _cells(args: argparse.Namespace) -> list[Cell]:
+def _read_plan(path: Path) -> Any:
     try:
-        return cells_of(plan_from_args(args).include)
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"--plan {path}: no such file; write it with `factory plan --json > {path}`") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--plan {path}: not JSON ({err}); write it with `factory plan --json`") from None
+
+
+def _cells(args: argparse.Namespace) -> list[Cell]:
+    specs = plan_from_args(args).include
+    try:
+        if getattr(args, "plan", None) is None:
+            return cells_of(specs)
+        builds = builds_of_plan(_read_plan(args.plan), specs)
+        return cells_of([s for s in specs if s.id in builds], builds)
     except CellError as err:
         raise PlanError(str(err)) from None
+
+
+def _builds(args: argparse.Namespace) -> dict[str, int] | None:
+    if args.builds is None:
+        return None
+    try:
+        builds = json.loads(args.builds)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--builds: not JSON ({err}); pass the cell's `builds` object") from None
+    if not isinstance(builds, dict):
+        raise ConfigError('--builds: expected an object {"TUPLE_ID": BUILD, ...}, the cell\'s `builds`')
+    return builds
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -118,8 +172,16 @@ def _cell(args: argparse.Namespace) -> Cell:
     return cells[args.cell]
 
 
+def _numbered_cell(args: argparse.Namespace) -> Cell:
+    cell, builds = _cell(args), _builds(args)
+    try:
+        return cell if builds is None else only_tuples(cell, builds)
+    except CellError as err:
+        raise PlanError(str(err)) from None
+
+
 def run_cell_env(args: argparse.Namespace) -> int:
-    cell = _cell(args)
+    cell = _numbered_cell(args)
     recipe = recipe_for(load_recipes(args.recipes), cell.first.package)
     try:
         print(render_env(cell_env(cell, recipe, args.profile)), end="")
@@ -145,13 +207,26 @@ def run_patch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _python_tag(wheel: Path) -> str:
+    try:
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as err:
+        raise FactoryError(f"--wheel {wheel.name}: not a wheel file name ({err})") from None
+    return next(iter(tags)).interpreter
+
+
 def run_tuple_id(args: argparse.Namespace) -> int:
     try:
-        _, _, _, tags = parse_wheel_filename(args.wheel.name)
-    except InvalidWheelFilename as err:
-        raise FactoryError(f"--wheel {args.wheel.name}: not a wheel file name ({err})") from None
+        print(tuple_of(_cell(args), _python_tag(args.wheel)).id)
+    except CellError as err:
+        raise PlanError(str(err)) from None
+    return 0
+
+
+def run_tuple_build(args: argparse.Namespace) -> int:
+    cell = _numbered_cell(args)
     try:
-        print(tuple_of(_cell(args), next(iter(tags)).interpreter).id)
+        print(cell.build_of(tuple_of(cell, _python_tag(args.wheel))))
     except CellError as err:
         raise PlanError(str(err)) from None
     return 0

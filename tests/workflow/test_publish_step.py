@@ -54,10 +54,10 @@ def index(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def write_wheel(folder: Path, name: str, version: str) -> Path:
+def write_wheel(folder: Path, name: str, version: str, body: bytes = b"") -> Path:
     dist_info = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": b"",
+        f"{name}/__init__.py": body,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -102,9 +102,46 @@ def test_publish_step_uploads_to_the_index(index: str, tmp_path: Path) -> None:
     page = httpx.get(f"{index}/simple/factory-publish-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     assert page.status_code == 200
     assert wheel.name in [f["filename"] for f in page.json()["files"]]  # (beside the index's sentinel sdist)
-    # a re-run (the schedule publishes again) is not an error
+    # a re-run (the schedule publishes again): identical bytes under the name are a success
     again = run(publish_step(index, TOKEN), work)
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "already present with identical content" in again.stdout + again.stderr
     # a wrong token is refused
     refused = run(publish_step(index, "not-the-token"), work)
     assert refused.returncode != 0
+
+
+@pytest.mark.integration
+def test_publish_step_tries_every_file_and_fails_on_other_bytes(index: str, tmp_path: Path) -> None:
+    """Another publisher took the name (409): that file fails the job with the index's message, and the
+    step still uploads every other file (twine alone stops at the first refusal)."""
+    raced = tmp_path / "raced"
+    raced.mkdir()
+    theirs = write_wheel(raced, "factory_publish_demo", "1.0+cu.13.0.torch.2.14.abi.1", b"# theirs\n")
+    assert (
+        run(
+            ('twine upload --repository-url "$TWINE_REPOSITORY_URL" raced/*.whl', publish_step(index, TOKEN)[1]),
+            tmp_path,
+        ).returncode
+        == 0
+    )
+
+    work = tmp_path / "job"
+    (work / "dist").mkdir(parents=True)
+    ours = write_wheel(work / "dist", "factory_publish_demo", "1.0+cu.13.0.torch.2.14.abi.1", b"# ours\n")
+    assert ours.name == theirs.name and ours.read_bytes() != theirs.read_bytes()
+    # sorted after the conflicting one, so a stop at the first refusal would leave it out
+    other = write_wheel(work / "dist", "factory_publish_other", "1.0+cu.13.0.torch.2.14.abi.1")
+    done = run(publish_step(index, TOKEN), work)
+    assert done.returncode != 0
+    log = done.stdout + done.stderr
+    assert f"::error::{ours.name}: the index refused it: 409" in log
+    assert "already exists with other content" in log
+    assert "2 wheels, 1 refused" in log
+    page = httpx.get(
+        f"{index}/simple/factory-publish-other/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    assert other.name in [f["filename"] for f in page.json()["files"]]
+    held = httpx.get(f"{index}/simple/factory-publish-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    (entry,) = [f for f in held.json()["files"] if f["filename"] == theirs.name]
+    assert entry["hashes"]["sha256"] == hashlib.sha256(theirs.read_bytes()).hexdigest()  # theirs stays

@@ -13,6 +13,8 @@ The substitutions, and only these (the container itself is not rehearsed):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -20,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,8 @@ ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny_ext"
 BIN = Path(sys.executable).parent
 CELL = "tiny-ext-0.1.0-cu13.0-torch2.14-abi1"
+TUPLE = "tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1"
+BUILD = 3  # a synthetic build number from the plan (`factory plan --index`): the repaired name must carry it
 PYTHON = "3.11"
 IMAGE_PYTHON_HOLDS = ("pip", "build", "packaging", "pyproject-hooks")  # pypa/manylinux since 2025-08
 TORCH_INSTALL = re.compile(r'pip install "\$FACTORY_TORCH_REQUIREMENT" --extra-index-url "\$FACTORY_TORCH_INDEX"')
@@ -122,7 +127,10 @@ class Job:
 
 def cell_settings(job: Job) -> dict[str, str]:
     out = job.tmp / "github_env"
-    env = {**os.environ, "PROFILE": "ci", "CELL": CELL, "GITHUB_ENV": str(out), "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env = {
+        **os.environ, "PROFILE": "ci", "CELL": CELL, "BUILDS": json.dumps({TUPLE: BUILD}, indent=2),
+        "GITHUB_ENV": str(out), "PATH": f"{BIN}:{os.environ['PATH']}",
+    }  # fmt: skip
     done = job.sh(job.substitute(job.settings), env, job.tmp)
     assert done.returncode == 0, job.log.read_text()
     return dict(line.split("=", 1) for line in out.read_text().splitlines())
@@ -164,6 +172,7 @@ def rehearse(job: Job, drop_from_before_build: tuple[str, ...] | None) -> tuple[
     assert job.sh(job.substitute(setup), dict(os.environ), job.tmp).returncode == 0, job.log.read_text()
 
     sdist = make_sdist("tiny-ext", "0.1.0", job.tmp)
+    settings["FACTORY_SDIST"] = str(sdist)  # what the sdist step exports (there: /project/work/sdist/...)
     with tarfile.open(sdist) as tar:
         tar.extractall(job.tmp / "src", filter="data")
     package = next((job.tmp / "src").iterdir())
@@ -206,6 +215,11 @@ def rehearse(job: Job, drop_from_before_build: tuple[str, ...] | None) -> tuple[
     return "done", done
 
 
+def sdist_of(tmp: Path) -> Path:
+    (sdist,) = tmp.glob("tiny*ext-0.1.0.tar.gz")
+    return sdist
+
+
 # Cases: the job as written; and before-build without the tuple's torch, which the image does not hold:
 # its first use (copying torch's headers) must then fail in the bare env, nothing of this machine leaking in.
 # Leaving out setuptools, wheel, packaging and ninja was tried too and still builds for this tuple: torch
@@ -224,8 +238,13 @@ def test_rehearse_one_cell_job(case: str, tmp_path: Path, pypi_cuda13_home: Path
     if drop is None:
         assert stage == "done", f"the job failed at {stage}:\n{job.log.read_text()[-6000:]}"
         (repaired,) = (tmp_path / "repaired").glob("*.whl")
-        assert repaired.name.startswith("tiny_ext-0.1.0+cu.13.0.torch.2.14.abi.1-cp311-cp311-")
+        assert repaired.name.startswith(f"tiny_ext-0.1.0+cu.13.0.torch.2.14.abi.1-{BUILD}-cp311-cp311-")
         assert "manylinux_2_28_x86_64" in repaired.name
+        with zipfile.ZipFile(repaired) as wheel:
+            info = next(n for n in wheel.namelist() if n.endswith(".dist-info/WHEEL"))
+            assert f"Build: {BUILD}" in wheel.read(info).decode().splitlines()
+            record = next(n for n in wheel.namelist() if n.endswith("factory_build.json"))
+            assert hashlib.sha256(sdist_of(tmp_path).read_bytes()).hexdigest() in wheel.read(record).decode()
     else:
         assert stage == "before-build", f"expected before-build to fail without {drop}; reached {stage}"
         assert "No module named 'torch'" in done.stdout + done.stderr

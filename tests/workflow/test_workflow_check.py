@@ -185,13 +185,17 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> dict[str, str]
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_plan_step_emits_the_planner_cells(profile: str, tmp_path: Path) -> None:
-    outputs = run_step(step(load("rebuild.yml"), "plan", "plan")["run"], {"PROFILE": profile}, tmp_path)
+    # without the index secret (a first run, a fork): every planned cell, every tuple at build 1
+    env = {"PROFILE": profile, "FACTORY_INDEX_URL": ""}
+    outputs = run_step(step(load("rebuild.yml"), "plan", "plan")["run"], env, tmp_path)
     args = ["plan", "--json"] + ([] if profile == "full" else ["--profile", profile])
     expected = [c.to_json() for c in cells_of(plan_from_args(build_parser().parse_args(args)).include)]
     emitted = [c for n in range(1, 5) for c in json.loads(outputs[f"batch{n}"])["include"]]
     assert emitted == expected
     assert int(outputs["cells"]) == len(expected) == (2 if profile == "quick" else 200)
     assert outputs["profile"] == ("" if profile == "full" else profile)
+    assert outputs["indexed"] == "false"
+    assert {n for c in emitted for n in c["builds"].values()} == {1}
 
 
 def test_failing_factory_fails_the_cell_settings_step(tmp_path: Path) -> None:
@@ -203,8 +207,10 @@ def test_failing_factory_fails_the_cell_settings_step(tmp_path: Path) -> None:
 def test_cell_settings_step(tmp_path: Path) -> None:
     cell = "mamba-ssm-2.3.2.post1-cu13.0-torch2.14-abi1"
     script = step(load("build-cells.yml"), "cell", "Cell settings")["run"]
-    env = run_step(script, {"PROFILE": "quick", "CELL": cell}, tmp_path)
+    builds = json.dumps({"mamba-ssm-2.3.2.post1-cu13.0-torch2.14-cp311-abi1": 2}, indent=2)  # as toJSON writes
+    env = run_step(script, {"PROFILE": "quick", "CELL": cell, "BUILDS": builds}, tmp_path)
     assert env["CIBW_BUILD"] == "cp311-manylinux_x86_64"
+    assert json.loads(env["FACTORY_BUILDS"]) == {"mamba-ssm-2.3.2.post1-cu13.0-torch2.14-cp311-abi1": 2}
     assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == "pytorch/manylinux2_28-builder:cuda13.0"
     assert env["FACTORY_CELL"] == cell and env["FACTORY_PROFILE"] == "quick"
     assert env["FACTORY_IMPORTS"] == "selective_scan_cuda"
@@ -237,14 +243,17 @@ def test_hook_commands_survive_cibuildwheel_placeholders() -> None:
 
     build = step(load("build-cells.yml"), "cell", "cibuildwheel")["env"]
     command = prepare_command(build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"], wheel="/w/x.whl", dest_dir="/out")
-    assert command.endswith("--wheel /w/x.whl --dest /out")
+    assert command.endswith('--sdist "$FACTORY_SDIST" --torch-python python --wheel /w/x.whl --dest /out')
     assert "factory repair" in command and '--cell "$FACTORY_CELL" --wheel /w/x.whl)"' in command
+    assert '--build "$(/opt/factory/bin/factory workflow tuple-build' in command
+    assert '--builds "$FACTORY_BUILDS" --wheel /w/x.whl)"' in command
     before = prepare_command(build["CIBW_BEFORE_BUILD_LINUX"], package="/project/work/src/x", project="/project")
     assert "factory workflow patch" in before and before.endswith("--source /project/work/src/x")
     passed = build["CIBW_ENVIRONMENT_PASS_LINUX"].split()
-    assert {"MAX_JOBS", "FACTORY_CELL", "FACTORY_PROFILE", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS"} <= set(
-        passed
-    )
+    assert {
+        "MAX_JOBS", "FACTORY_CELL", "FACTORY_PROFILE", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS",
+        "FACTORY_BUILDS", "FACTORY_SDIST",
+    } <= set(passed)  # fmt: skip
 
 
 def test_tuple_id_picks_the_wheels_python(capsys: pytest.CaptureFixture[str]) -> None:
@@ -302,3 +311,82 @@ def test_cibuildwheel_can_build_every_planned_python(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert set(done.stdout.split()) == wanted
+
+
+OLD_CELL = "causal-conv1d-1.7.0-cu11.8-torch2.3-abi0"  # Pythons 3.9 to 3.12 in the full matrix
+
+
+def old_tuple(python: str) -> str:
+    return f"causal-conv1d-1.7.0-cu11.8-torch2.3-cp{python.replace('.', '')}-abi0"
+
+
+def index_plan(tmp_path: Path, builds: dict[str, int]) -> Path:
+    """What `factory plan --json --cells --index URL` writes when the index holds every other tuple."""
+    data = json.loads(_plan_json())
+    included = [{**t, "build": builds[t["id"]]} for t in data["include"] if t["id"] in builds]
+    body = {**data, "include": included, "unchanged": [t["id"] for t in data["include"] if t["id"] not in builds]}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _plan_json() -> str:
+    args = build_parser().parse_args(["plan", "--json", "--matrix", str(ROOT / "matrix.toml")])
+    return json.dumps(plan_from_args(args).to_json())
+
+
+def test_batches_carry_each_tuples_build_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the index holds cp39 to cp311 of one cell at an older key (build 2 next) and never had cp312 (build 1)
+    builds = {old_tuple("3.9"): 2, old_tuple("3.10"): 2, old_tuple("3.12"): 1}
+    argv = ["workflow", "batches", "--slots", "4", "--matrix", str(ROOT / "matrix.toml")]
+    assert main([*argv, "--plan", str(index_plan(tmp_path, builds))]) == 0
+    out = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert out["cells"] == "1" and out["tuples"] == "3" and out["size1"] == "1" and out["size2"] == "0"
+    (cell,) = json.loads(out["batch1"])["include"]
+    assert cell["id"] == OLD_CELL and cell["pythons"] == ["3.9", "3.10", "3.12"] and cell["builds"] == builds
+
+    # nothing new on the index: zero cells, every slot empty (rebuild.yml then skips build and publish)
+    assert main([*argv, "--plan", str(index_plan(tmp_path, {}))]) == 0
+    out = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert out["cells"] == "0" and all(out[f"size{n}"] == "0" for n in range(1, 5))
+
+    stranger = tmp_path / "other.json"
+    stranger.write_text(json.dumps({"include": [{"id": "nope-1.0-cu13.0-torch2.14-cp311-abi1", "build": 1}]}))
+    assert main([*argv, "--plan", str(stranger)]) != 0
+    assert "do not plan" in capsys.readouterr().err
+
+
+def test_cell_env_and_hook_use_the_per_tuple_build_map(capsys: pytest.CaptureFixture[str]) -> None:
+    builds = json.dumps({old_tuple("3.10"): 3, old_tuple("3.12"): 1})
+    base = ["--matrix", str(ROOT / "matrix.toml"), "--cell", OLD_CELL, "--builds", builds]
+    assert main(["workflow", "cell-env", *base]) == 0
+    env = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert env["CIBW_BUILD"] == "cp310-manylinux_x86_64 cp312-manylinux_x86_64"  # only what the plan left
+    for wheel, number in (("cp310", "3"), ("cp312", "1")):
+        assert (
+            main(["workflow", "tuple-build", *base, "--wheel", f"causal_conv1d-1.7.0-{wheel}-{wheel}-linux_x86_64.whl"])
+            == 0
+        )
+        assert capsys.readouterr().out.strip() == number
+    assert main(["workflow", "tuple-build", *base, "--wheel", "causal_conv1d-1.7.0-cp39-cp39-linux_x86_64.whl"]) != 0
+    assert "plans no cp39 tuple" in capsys.readouterr().err
+    bad = ["--matrix", str(ROOT / "matrix.toml"), "--cell", OLD_CELL, "--builds", json.dumps({old_tuple("3.9"): 0})]
+    assert main(["workflow", "cell-env", *bad]) != 0
+    assert "whole numbers from 1" in capsys.readouterr().err
+
+
+def test_index_plan_build_and_sdist_flags_are_required() -> None:
+    def no_index(doc: dict[Any, Any]) -> None:
+        plan_step = step(doc, "plan", "plan")
+        plan_step["run"] = plan_step["run"].replace("--cells --index", "--cells")
+
+    def no_hook_flags(doc: dict[Any, Any]) -> None:
+        build = step(doc, "cell", "cibuildwheel")["env"]
+        hook = build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"]
+        build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"] = hook.replace("--build ", "--x ").replace("--sdist ", "--y ")
+        build["CIBW_ENVIRONMENT_PASS_LINUX"] = build["CIBW_ENVIRONMENT_PASS_LINUX"].replace("FACTORY_SDIST", "")
+
+    assert any("factory plan --json --cells --index URL" in p for p in rebuild_problems(no_index))
+    found = cells_problems(no_hook_flags)
+    assert any("does not pass --build" in p for p in found) and any("does not pass --sdist" in p for p in found)
+    assert any("['FACTORY_SDIST']" in p for p in found)
