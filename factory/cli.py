@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from factory.errors import FactoryError
+from factory.process import stop_children_on_signals
 
 # Each module registers one or more subcommands: `register(subparsers)` adds parsers whose
 # `handler(args) -> int` does the work. Keep this list in pipeline order.
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # run as the program (not called from a test): `kill` must not leave compilers running
+        stop_children_on_signals()
     try:
         code: int = args.handler(args)
     except FactoryError as err:

@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,33 @@ class StageLimited:
         return self.runner(argv, env=env, cwd=cwd, log=log, timeout=limit)
 
 
+# Process groups of the children running now, whichever thread started them. Module state, on purpose:
+# when the factory itself is told to stop (SIGTERM, SIGHUP), the groups its worker threads started live in
+# sessions of their own and would outlive it; `stop_children` ends them from the signal handler.
+_LIVE: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_children() -> None:
+    """SIGKILL every process group a SubprocessRunner started and that is still running."""
+    with _LIVE_LOCK:
+        groups = list(_LIVE)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def stop_children_on_signals() -> None:
+    """Make SIGTERM and SIGHUP end the children's process groups, then interrupt the main thread."""
+
+    def handler(signum: int, frame: object) -> None:
+        stop_children()
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM to the child's process group, then SIGKILL to whatever is left after `grace` seconds."""
     _signal_group(proc, signal.SIGTERM)
@@ -162,6 +190,8 @@ class SubprocessRunner:
                 out.write(f"cannot run {args[0]}: {err}\n")
                 code = 127
             else:
+                with _LIVE_LOCK:
+                    _LIVE.add(proc.pid)
                 try:
                     code = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -171,6 +201,8 @@ class SubprocessRunner:
                 finally:
                     if proc.returncode is None:  # interrupted (Ctrl-C): the group must not outlive us
                         kill_group(proc, 0)
+                    with _LIVE_LOCK:
+                        _LIVE.discard(proc.pid)
         seconds = time.monotonic() - started
         with log.open("r", encoding="utf-8", errors="replace") as back:
             back.seek(mark)

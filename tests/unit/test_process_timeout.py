@@ -86,3 +86,43 @@ def test_a_time_limit_must_be_positive_seconds(bad: str, capsys: pytest.CaptureF
     with pytest.raises(SystemExit):
         build_args("--timeout-repair", bad)
     assert f"{bad!r} is not a positive number of seconds" in capsys.readouterr().err
+
+
+STOPPED_BY_SIGTERM = """
+import sys, threading, time
+from pathlib import Path
+from factory.process import SubprocessRunner, stop_children_on_signals
+
+stop_children_on_signals()
+tmp = Path(sys.argv[1])
+script = f"sleep 60 & echo $$ $! > {tmp / 'pids'}; sleep 60"
+worker = threading.Thread(  # as `factory run` builds: the command runs in a worker thread
+    target=lambda: SubprocessRunner()(["sh", "-c", script], env={"PATH": "/usr/bin:/bin"}, cwd=None,
+                                      log=tmp / "stage.log"),
+    daemon=True,
+)
+worker.start()
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_sigterm_to_the_factory_ends_its_childrens_groups(tmp_path: Path) -> None:
+    """`kill <factory run>`: the build's process group (its own session) must not outlive the factory."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", STOPPED_BY_SIGTERM, str(tmp_path)])
+    pids = tmp_path / "pids"
+    deadline = time.monotonic() + 20
+    while not (pids.exists() and len(pids.read_text().split()) == 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shell, grandchild = (int(p) for p in pids.read_text().split())
+    proc.terminate()
+    assert proc.wait(timeout=20) == 130
+    deadline = time.monotonic() + 5
+    while (running(shell) or running(grandchild)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(shell) and not running(grandchild), "the build's processes outlived the factory"
