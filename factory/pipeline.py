@@ -20,7 +20,7 @@ from factory.context import BuildContext
 from factory.fetch import fetch_sdist, sdist_sha256
 from factory.inputs import Prepared, finish, input_key_of
 from factory.job import Job
-from factory.process import Runner, StageLimited, SubprocessRunner
+from factory.process import Runner, SubprocessRunner, stage_limited
 from factory.provenance import provenance
 from factory.provision import provision
 from factory.recorder import StageRecorder
@@ -88,7 +88,7 @@ def build_tuple(
     log.write_text(f"# {spec.id}\n")
     began = time.monotonic()
     stage = StageRecorder(spec.id, tuple_dir, log, on_stage)
-    run = StageLimited(runner or SubprocessRunner(), ctx.timeouts, stage)  # each command: its stage's limit
+    run = stage_limited(runner or SubprocessRunner(), ctx.timeouts, stage)  # each command: its stage's limit
     key: str | None = prepared.input_key if prepared else None
     try:
         toolchain = stage(

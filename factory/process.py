@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -60,25 +60,6 @@ class Runner(Protocol):
     ) -> Completed: ...
 
 
-@dataclass(frozen=True)
-class TimeLimited:
-    """`runner` with a default time limit for every command (a stage's limit, from BuildContext)."""
-
-    runner: Runner
-    seconds: float | None
-
-    def __call__(
-        self,
-        argv: Sequence[object],
-        *,
-        env: Mapping[str, str],
-        cwd: Path | None,
-        log: Path,
-        timeout: float | None = None,
-    ) -> Completed:
-        return self.runner(argv, env=env, cwd=cwd, log=log, timeout=timeout if timeout is not None else self.seconds)
-
-
 class Limits(Protocol):
     def of(self, stage: str) -> float: ...
 
@@ -89,12 +70,12 @@ class Current(Protocol):
 
 
 @dataclass(frozen=True)
-class StageLimited:
-    """`runner` whose commands get the time limit of the stage running them (`current.current`)."""
+class TimeLimited:
+    """`runner` whose commands get a default time limit, read when each command starts: a fixed one, or the
+    limit of the stage running it (`stage_limited`)."""
 
     runner: Runner
-    limits: Limits
-    current: Current
+    limit: Callable[[], float | None]
 
     def __call__(
         self,
@@ -105,8 +86,15 @@ class StageLimited:
         log: Path,
         timeout: float | None = None,
     ) -> Completed:
-        limit = timeout if timeout is not None else self.limits.of(self.current.current)
-        return self.runner(argv, env=env, cwd=cwd, log=log, timeout=limit)
+        return self.runner(argv, env=env, cwd=cwd, log=log, timeout=timeout if timeout is not None else self.limit())
+
+
+def fixed_limit(runner: Runner, seconds: float | None) -> TimeLimited:
+    return TimeLimited(runner, lambda: seconds)
+
+
+def stage_limited(runner: Runner, limits: Limits, current: Current) -> TimeLimited:
+    return TimeLimited(runner, lambda: limits.of(current.current))
 
 
 # Process groups of the children running now, whichever thread started them. Module state, on purpose:

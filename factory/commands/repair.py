@@ -24,7 +24,7 @@ from factory.errors import FactoryError, PlanError
 from factory.fetch import sdist_sha256
 from factory.inputs import compiler_version
 from factory.job import resolve
-from factory.process import SubprocessRunner, TimeLimited
+from factory.process import SubprocessRunner, fixed_limit
 from factory.provenance import hook_provenance
 from factory.recipes import load_recipes
 from factory.records import StageFailed, sha256_file
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         base_env=dict(os.environ),
         auditwheel=Path(sys.executable).parent / "auditwheel",
     )
-    runner = TimeLimited(SubprocessRunner(), ctx.timeouts.repair)  # each command: repair's default limit
+    runner = fixed_limit(SubprocessRunner(), ctx.timeouts.repair)  # each command: repair's default limit
     probed = runner([args.torch_python, "-c", _TORCH_PINS], env=ctx.base_env, cwd=None, log=log)
     if not probed.ok:
         raise FactoryError(f"{args.torch_python} has no torch to read pins from; pass --torch-python")
