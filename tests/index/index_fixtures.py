@@ -207,3 +207,25 @@ def poetry(work: Path, env: dict[str, str]) -> Path:
     if done.returncode != 0:
         pytest.fail(f"could not install poetry from PyPI: {done.stderr[-2000:]}")
     return python.parent / "poetry"
+
+
+# A poetry project that takes torch from an explicit torch index and PACKAGE from the factory (primary).
+POETRY_PROJECT = """
+[tool.poetry]
+package-mode = false
+
+[tool.poetry.dependencies]
+python = "~3.11"
+torch = {{ version = "{torch}", source = "torchidx" }}
+{package} = "*"
+
+[[tool.poetry.source]]
+name = "factory"
+url = "{index}/simple/"
+priority = "primary"
+
+[[tool.poetry.source]]
+name = "torchidx"
+url = "{torch_index}/torch-index/simple/"
+priority = "explicit"
+"""

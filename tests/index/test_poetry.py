@@ -5,30 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from index_fixtures import IndexServer
+from index_fixtures import POETRY_PROJECT, IndexServer
 from servers import Served, run
 
 pytestmark = pytest.mark.integration
 
-PYPROJECT = """
-[tool.poetry]
-package-mode = false
-
-[tool.poetry.dependencies]
-python = "~3.11"
-torch = {{ version = "{torch}", source = "torchidx" }}
-mamba-ssm = "*"
-
-[[tool.poetry.source]]
-name = "factory"
-url = "{index}/simple/"
-priority = "primary"
-
-[[tool.poetry.source]]
-name = "torchidx"
-url = "{torch_index}/torch-index/simple/"
-priority = "explicit"
-"""
 
 
 @pytest.mark.parametrize(
@@ -46,7 +27,8 @@ def test_poetry_lock_picks_the_matching_build(
 ) -> None:
     project = work / f"poetry-{torch}"
     project.mkdir()
-    (project / "pyproject.toml").write_text(PYPROJECT.format(torch=torch, index=index.url, torch_index=upstream.url))
+    pyproject = POETRY_PROJECT.format(torch=torch, package="mamba-ssm", index=index.url, torch_index=upstream.url)
+    (project / "pyproject.toml").write_text(pyproject)
     poetry_env = {
         **env,
         "POETRY_CACHE_DIR": str(work / "poetry-cache"),

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from index_fixtures import IndexServer
+from index_fixtures import POETRY_PROJECT, IndexServer
 from servers import Served, run
 
 pytestmark = pytest.mark.integration
@@ -65,25 +65,6 @@ def test_uv_installs_build_2(index: IndexServer, env: dict[str, str], venv_torch
         run([str(venv_torch214), "-m", "pip", "uninstall", "-y", "rebuilt-ext"], env)
 
 
-PYPROJECT = """
-[tool.poetry]
-package-mode = false
-
-[tool.poetry.dependencies]
-python = "~3.11"
-torch = {{ version = "2.14.1", source = "torchidx" }}
-rebuilt-ext = "*"
-
-[[tool.poetry.source]]
-name = "factory"
-url = "{index}/simple/"
-priority = "primary"
-
-[[tool.poetry.source]]
-name = "torchidx"
-url = "{torch_index}/torch-index/simple/"
-priority = "explicit"
-"""
 
 
 def test_poetry_installs_build_2(
@@ -91,7 +72,8 @@ def test_poetry_installs_build_2(
 ) -> None:
     project = work / "poetry-rebuilt"
     project.mkdir()
-    (project / "pyproject.toml").write_text(PYPROJECT.format(index=index.url, torch_index=upstream.url))
+    pyproject = POETRY_PROJECT.format(torch="2.14.1", package="rebuilt-ext", index=index.url, torch_index=upstream.url)
+    (project / "pyproject.toml").write_text(pyproject)
     poetry_env = {**env, "POETRY_CACHE_DIR": str(work / "poetry-cache"), "POETRY_VIRTUALENVS_IN_PROJECT": "true"}
     done = run([str(poetry), "install", "--no-interaction"], poetry_env, cwd=project, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
