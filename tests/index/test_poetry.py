@@ -11,7 +11,6 @@ from servers import Served, run
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.mark.parametrize(
     ("torch", "expected"),
     [("2.9.0", "2.3.2.post1+cu.12.8.torch.2.9.abi.1"), ("2.14.1", "2.3.2.post1+cu.13.0.torch.2.14.abi.1")],

@@ -65,8 +65,6 @@ def test_uv_installs_build_2(index: IndexServer, env: dict[str, str], venv_torch
         run([str(venv_torch214), "-m", "pip", "uninstall", "-y", "rebuilt-ext"], env)
 
 
-
-
 def test_poetry_installs_build_2(
     poetry: Path, index: IndexServer, upstream: Served, env: dict[str, str], work: Path
 ) -> None:
