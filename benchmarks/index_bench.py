@@ -94,11 +94,15 @@ def pages(catalog: Catalog, opts: Options) -> Section:
 
 
 def peers(catalog: Catalog, opts: Options) -> Section:
+    from factory.knowledge import load_knowledge
     from index_server.local import LocalIndex
 
     index = LocalIndex(catalog.data)
-    root_map = index.settings.root_cuda_major
+    root_map = load_knowledge().pypi_cuda_major()  # what `factory serve` hands its root channel
     listed = [r for r in index.files() if r.project != BIG_PROJECT and in_channel(r.version, ROOT, root_map)]
+    on_page = sum(1 for r in listed if r.project == "mamba-ssm")
+    if on_page != catalog.root_page_files:
+        raise BenchError(f"the peers would list {on_page} mamba-ssm files, factory serve {catalog.root_page_files}")
     folder = flat_dir([index.file_path(r) for r in listed], opts.work / "peer-packages")
     section = Section(
         title="Index page: `factory serve` vs pypiserver and devpi-server (from PyPI)",
