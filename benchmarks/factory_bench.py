@@ -103,8 +103,10 @@ def rerun(work: Path, real_data: Path, env: dict[str, str]) -> Section:
         return _no_real_data(title + f" (lacks {', '.join(missing)})", real_data)
     copy = work / "rerun" / "data"
     shutil.rmtree(copy.parent, ignore_errors=True)
-    shutil.copytree(real_data, copy, copy_function=_link_or_copy)
-    shutil.copy2(real_data / "catalog.sqlite3", copy / "catalog.sqlite3")  # SQLite writes: a real copy
+    # files hard-linked; the catalog (and its WAL files) copied, since the run writes to it
+    shutil.copytree(real_data, copy, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("catalog.sqlite3*"))
+    for db in real_data.glob("catalog.sqlite3*"):
+        shutil.copy2(db, copy / db.name)
     argv = [
         str(VENV_BIN / "factory"),
         "run",
