@@ -147,6 +147,7 @@ class FileStore:
         target = self.path(project, filename)
         with disk_full_is_507(filename):
             target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(staged, PUBLISHED_MODE)  # mkstemp made it 0600
             os.replace(staged, target)
             _fsync_dir(target.parent)
         return target
@@ -159,9 +160,15 @@ class FileStore:
         return target
 
 
+# Served files are world-readable, so a static export (hard links) can be served by a web server running as
+# another user.
+PUBLISHED_MODE = 0o644
+
+
 def write_atomic(target: Path, data: bytes, *, tmp_dir: Path) -> None:
     fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part")
     try:
+        os.fchmod(fd, PUBLISHED_MODE)  # mkstemp made it 0600
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
