@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -109,32 +109,12 @@ def outcomes_from_report(report: dict[str, Any]) -> list[PairResult]:
     for key, entries in pairs.items():
         failed = next((e for e in entries if (e.get("stage"), e.get("cause")) in LEARNED_CAUSES), None)
         package, version, torch, cuda = key
+        pair = partial(PairResult, package=package, version=version, torch=torch, cuda=cuda, report=str(run_id))
         if failed is not None:
-            out.append(
-                PairResult(
-                    package=package,
-                    version=version,
-                    torch=torch,
-                    cuda=cuda,
-                    builds=False,
-                    report=str(run_id),
-                    tuple_id=failed["id"],
-                    cause=f"{failed['stage']}/{failed['cause']}",
-                    message=failed.get("message"),
-                )
-            )
+            cause = f"{failed['stage']}/{failed['cause']}"
+            out.append(pair(builds=False, tuple_id=failed["id"], cause=cause, message=failed.get("message")))
         elif all(e.get("outcome") in BUILT for e in entries):
-            out.append(
-                PairResult(
-                    package=package,
-                    version=version,
-                    torch=torch,
-                    cuda=cuda,
-                    builds=True,
-                    report=str(run_id),
-                    tuple_id=entries[0]["id"],
-                )
-            )
+            out.append(pair(builds=True, tuple_id=entries[0]["id"]))
     return out
 
 
