@@ -61,7 +61,7 @@ test-integration: setup
 
 # Real full-package builds (minutes each).
 slow: setup
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m slow --timeout 5400
 
 # The benchmark suite (BENCHMARKS.md); on an idle machine. BENCH_ONLY=pages,download for a part of it.
 BENCH_ONLY ?=

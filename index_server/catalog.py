@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from packaging.utils import NormalizedName
 
 from index_server.errors import UnknownFile
@@ -84,7 +85,11 @@ class Catalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._connect() as db:
+        # Switching a new database to WAL needs an exclusive lock, and SQLite answers a second opener
+        # "database is locked" at once instead of waiting: a server and a `factory run` starting on one
+        # fresh data folder must not fail, so the first open is serialized across processes.
+        init_lock = FileLock(path.with_name(path.name + ".init.lock"))
+        with init_lock.acquire(poll_interval=0.005), self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 

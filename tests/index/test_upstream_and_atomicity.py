@@ -98,24 +98,52 @@ def test_concurrent_writers_of_one_name_cannot_mix_bytes(tmp_path: Path) -> None
         (tmp_path / str(i)).mkdir()
         sources.append(tmp_path / str(i) / filename)
         sources[-1].write_bytes(data)
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     outcomes: list[str] = []
 
     def writer(source: Path) -> None:
-        index = LocalIndex(data_dir)
-        barrier.wait()
         try:
+            index = LocalIndex(data_dir)
+            barrier.wait()
             index.ingest(source)
             outcomes.append("stored")
         except FileConflict:
             outcomes.append("conflict")
+        except BaseException as exc:  # seen by the assert below, never a thread left waiting
+            barrier.abort()
+            outcomes.append(repr(exc))
 
     threads = [threading.Thread(target=writer, args=(s,)) for s in sources]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert sorted(outcomes) == ["conflict", "stored"]
     (record,) = LocalIndex(data_dir).files()
     stored = data_dir / "files" / "pkg" / record.filename
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == record.sha256
+
+
+def test_processes_opening_one_new_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    """SQLite answers "database is locked" at once to a second opener while a new database turns to
+    WAL; the catalog's first open is serialized, so every opener of a fresh data folder succeeds."""
+    import threading
+
+    errors: list[str] = []
+    for round_ in range(100):
+        data_dir = tmp_path / str(round_)
+        barrier = threading.Barrier(4, timeout=30)
+
+        def opener(data_dir: Path = data_dir, barrier: threading.Barrier = barrier) -> None:
+            try:
+                barrier.wait()
+                LocalIndex(data_dir).files()
+            except BaseException as exc:
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=opener) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == []
