@@ -67,6 +67,9 @@ class Profile:
     archs: tuple[str, ...] | None = None
     ptx: bool | None = None
     newest_release: bool = False  # only the newest release each package's policy selects
+    # Where the planned torch variant lives only on PyTorch's own index (e.g. 2.14.1+cu132), build and
+    # verify against PyPI's torch of the same release and CUDA major instead (recorded in the provenance).
+    torch_from_pypi: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +129,7 @@ def _match(row: dict[str, Any], where: str) -> Match:
 def _profile(name: str, row: dict[str, Any]) -> Profile:
     where = f"matrix.toml [profiles.{name}]"
     known = {"description", "packages", "newest_release", "torch", "cuda", "cuda_majors", "python", "cxx11_abi"}
-    known |= {"archs", "ptx"}
+    known |= {"archs", "ptx", "torch_from_pypi"}
     unknown = set(row) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
@@ -148,6 +151,7 @@ def _profile(name: str, row: dict[str, Any]) -> Profile:
         archs=strings("archs"),
         ptx=row.get("ptx"),
         newest_release=bool(row.get("newest_release", False)),
+        torch_from_pypi=bool(row.get("torch_from_pypi", False)),
     )
 
 

@@ -192,6 +192,13 @@ def _plan_minor(
             )
             continue
         archs = profile.archs if profile.archs is not None else recipe.archs_for(variant.cuda)
+        exact_pin = _both_abis(variants, variant) and variant.cxx11_abi
+        torch_cuda, on_pypi, stand_in = variant.cuda, variant.on_pypi, None
+        if profile.torch_from_pypi and not on_pypi and not exact_pin and minor.pypi_cuda.major == variant.cuda.major:
+            # PyPI's torch of the same release and CUDA major: the same C++ API and ABI, and the
+            # wheel's torch pin (torch>=X.Y,<X.Y+1) admits the variant it stands in for.
+            torch_cuda, on_pypi = minor.pypi_cuda, True
+            stand_in = f"{minor.version}+cu{variant.cuda.major}{variant.cuda.minor}"
         for python in pythons:
             combo = {"cuda": str(variant.cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
             if python not in minor.pythons:
@@ -207,14 +214,15 @@ def _plan_minor(
                 version=version,
                 cuda=variant.cuda,
                 torch=minor.version,
-                torch_cuda=variant.cuda,
+                torch_cuda=torch_cuda,
                 python=python,
                 cxx11_abi=variant.cxx11_abi,
                 platform=build_platform(variant.platform),
                 archs=tuple(archs),
                 ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
-                exact_torch_pin=_both_abis(variants, variant) and variant.cxx11_abi,
-                torch_on_pypi=variant.on_pypi,
+                exact_torch_pin=exact_pin,
+                torch_on_pypi=on_pypi,
+                torch_stand_in_for=stand_in,
             )
             excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
             if excluded is not None:

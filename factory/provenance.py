@@ -43,6 +43,18 @@ def build_record(
     }
 
 
+def torch_record(job: Job, version: str, cuda: str | None, cxx11_abi: bool) -> dict[str, Any]:
+    """The torch a wheel was compiled against, and the PyTorch-index variant it stood in for, if any."""
+    record: dict[str, Any] = {"version": version, "cuda": cuda, "cxx11_abi": cxx11_abi}
+    if job.spec.torch_stand_in_for is not None:
+        record["stands_in_for"] = job.spec.torch_stand_in_for
+        record["why"] = (
+            f"torch {job.spec.torch_stand_in_for} is only on PyTorch's own index; built against PyPI's "
+            f"torch {job.spec.torch} (CUDA {job.spec.torch_cuda}), same release and CUDA major"
+        )
+    return record
+
+
 def provenance(job: Job, prepared: Prepared, built: BuiltWheel, raw_wheel_sha256: str) -> dict[str, Any]:
     """The local pipeline's record."""
     toolchain = prepared.toolchain
@@ -52,7 +64,7 @@ def provenance(job: Job, prepared: Prepared, built: BuiltWheel, raw_wheel_sha256
         raw_wheel_sha256=raw_wheel_sha256,
         toolkit={"cuda_home": str(toolchain.cuda_home), "nvcc": toolchain.nvcc_version},
         compiler=prepared.compiler,
-        torch={"version": toolchain.torch_version, "cuda": toolchain.torch_cuda, "cxx11_abi": toolchain.cxx11_abi},
+        torch=torch_record(job, toolchain.torch_version, toolchain.torch_cuda, toolchain.cxx11_abi),
         flags=built.flags,
         built_by="factory pipeline",
     )

@@ -39,6 +39,9 @@ class BuildSpec:
     ptx: str | None = None  # arch whose PTX is embedded so newer GPUs can JIT, e.g. "120"
     exact_torch_pin: bool = False  # pin torch==X+cuNNN (torch minors shipped in both ABIs)
     torch_on_pypi: bool = False  # PyPI's own torch is this exact build (no index URL needed)
+    # The variant on PyTorch's index that PyPI's torch (torch/torch_cuda above) stands in for, e.g.
+    # "2.14.1+cu132", where a profile builds against PyPI's torch (matrix.toml `torch_from_pypi`).
+    torch_stand_in_for: str | None = None
 
     @property
     def torch_minor(self) -> str:
@@ -99,7 +102,7 @@ class BuildSpec:
         return f"cu{self.cuda_major}"
 
     def to_json(self) -> SpecInfo:
-        return {
+        info: SpecInfo = {
             "id": self.id,
             "package": str(self.package),
             "version": str(self.version),
@@ -119,6 +122,9 @@ class BuildSpec:
             "torch_pin": self.torch_pin,
             "channel": self.channel,
         }
+        if self.torch_stand_in_for is not None:  # only when set: every other tuple keeps its input key
+            info["torch_stand_in_for"] = self.torch_stand_in_for
+        return info
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BuildSpec:
@@ -135,4 +141,5 @@ class BuildSpec:
             ptx=data.get("ptx"),
             exact_torch_pin=bool(data.get("exact_torch_pin", False)),
             torch_on_pypi=bool(data.get("torch_on_pypi", False)),
+            torch_stand_in_for=data.get("torch_stand_in_for"),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from packaging.version import Version
 
@@ -131,6 +131,7 @@ class SpecInfo(TypedDict):
     local_version: str
     torch_pin: str
     channel: str
+    torch_stand_in_for: NotRequired[str]  # "2.14.1+cu132": built against PyPI's torch in its place
 
 
 class BuildInfo(TypedDict, total=False):

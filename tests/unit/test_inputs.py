@@ -109,3 +109,24 @@ def test_the_hook_and_the_pipeline_write_the_same_record() -> None:
     assert local["input_key"] == ci["input_key"] == prepared.input_key  # another toolchain, the same key
     assert local["inputs"] == ci["inputs"] and local["patches"] == ci["patches"]
     assert local["sdist"]["sha256"] == ci["sdist"]["sha256"] == SHA
+
+
+def test_a_stand_in_torch_is_in_the_key_and_the_provenance() -> None:
+    """A tuple built against PyPI's torch in place of PyTorch's 13.2 variant says so, and keys apart."""
+    real = _job(cuda=Version("13.2"), torch_cuda=Version("13.2"), torch_on_pypi=False)
+    stand_in = _job(
+        cuda=Version("13.2"), torch_cuda=Version("13.0"), torch_on_pypi=True, torch_stand_in_for="2.14.1+cu132"
+    )
+    assert input_key_of(real, SHA) != input_key_of(stand_in, SHA)
+    toolchain = Toolchain(
+        interpreter=Path("/py"), env=Path("/env"), python=Path("/env/bin/python"), cuda_home=Path("/cuda"),
+        nvcc_version="13.2.51", torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
+    )  # fmt: skip
+    sdist = Sdist(path=Path("/s.tar.gz"), filename="s.tar.gz", sha256=SHA, url="https://x/s.tar.gz")
+    prepared = Prepared(toolchain=toolchain, sdist=sdist, compiler="g++ 12", input_key=input_key_of(stand_in, SHA))
+    built = BuiltWheel(path=Path("/w.whl"), source=Path("/src"), patches=[], flags={})
+    record = provenance(stand_in, prepared, built, "00" * 32)
+    assert record["torch"]["stands_in_for"] == "2.14.1+cu132" and record["torch"]["cuda"] == "13.0"
+    assert "only on PyTorch's own index" in record["torch"]["why"]
+    assert record["spec"]["torch_stand_in_for"] == "2.14.1+cu132"
+    assert "stands_in_for" not in provenance(real, prepared, built, "00" * 32)["torch"]

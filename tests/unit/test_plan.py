@@ -203,11 +203,25 @@ def test_profiles_cu13_and_releases() -> None:
         "3.10", "3.11", "3.12", "3.13"
     }  # fmt: skip
     assert all(s.archs == ("90",) and s.ptx == "90" for s in cu13.include)
-    # the full matrix's toolkit choice: the newest 13.x each minor ships (2.12+: 13.2, only on PyTorch's index)
-    assert {(s.torch_minor, str(s.cuda), s.torch_on_pypi) for s in cu13.include} == {
-        ("2.11", "13.0", True), ("2.12", "13.2", False), ("2.13", "13.2", False),
-        ("2.14", "13.2", False), ("2.15", "13.2", True),
-    }  # fmt: skip
+    # the full matrix's toolkit choice: the newest 13.x each minor ships (2.12-2.14: 13.2, only on PyTorch's
+    # index, so this profile builds those against PyPI's torch of the release, CUDA 13.0, and says so)
+    assert {
+        (s.torch_minor, str(s.cuda), str(s.torch_cuda), s.torch_on_pypi, s.torch_stand_in_for) for s in cu13.include
+    } == {
+        ("2.11", "13.0", "13.0", True, None),
+        ("2.12", "13.2", "13.0", True, "2.12.1+cu132"),
+        ("2.13", "13.2", "13.0", True, "2.13.0+cu132"),
+        ("2.14", "13.2", "13.0", True, "2.14.1+cu132"),
+        ("2.15", "13.2", "13.2", True, None),
+    }
+    stand_in = next(s for s in cu13.include if s.torch_stand_in_for)
+    assert stand_in.torch_requirement == f"torch=={stand_in.torch}" and stand_in.torch_pin.startswith("torch>=")
+    assert stand_in.to_json()["torch_stand_in_for"] == stand_in.torch_stand_in_for
+    assert "torch_stand_in_for" not in next(s for s in cu13.include if not s.torch_stand_in_for).to_json()
+    # the full matrix, which the workflow builds where PyTorch's index is reachable, uses the real variants
+    full_plan = plan(matrix, knowledge, recipes)
+    assert not any(s.torch_stand_in_for for s in full_plan.include)
+    assert any(s.torch_minor == "2.14" and str(s.cuda) == "13.2" and not s.torch_on_pypi for s in full_plan.include)
     assert len(cu13.include) == 2 * (4 * 4 + 3)  # torch 2.15 has no cp310 wheels
     releases = plan(matrix, knowledge, recipes, "releases")
     assert sorted(s.id for s in releases.include) == sorted(
