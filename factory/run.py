@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -113,6 +113,9 @@ class RunReport:
     started: datetime
     finished: datetime | None = None
     tuples: list[TupleOutcome] = field(default_factory=list)
+    # The plan's dropped combinations (Dropped.to_json), so the index's page can say why a release has
+    # no wheel for a torch.
+    dropped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[TupleOutcome]:
@@ -129,6 +132,7 @@ class RunReport:
             "finished": self.finished.isoformat(timespec="seconds") if self.finished else None,
             "counts": self.counts(),
             "tuples": [t.to_json() for t in self.tuples],
+            "dropped": self.dropped,
         }
 
 
@@ -153,11 +157,12 @@ def run_matrix(
     progress: Progress,
     jobs: int,
     profile: str | None = None,
+    dropped: Sequence[Mapping[str, Any]] = (),
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunReport:
     if jobs < 1:
         raise FactoryError(f"--jobs must be at least 1 (got {jobs})")
-    report = RunReport(run_id=_run_id(clock()), profile=profile, started=clock())
+    report = RunReport(run_id=_run_id(clock()), profile=profile, started=clock(), dropped=[dict(d) for d in dropped])
     published = publisher.published_builds()
     env_lock = _EnvLocks()
     publish_lock = threading.Lock()

@@ -38,6 +38,27 @@ class Cell:
     stage: str | None = None
 
 
+@dataclass(frozen=True)
+class DroppedRow:
+    """A combination the factory's plan left out, with its reason (a run report's "dropped")."""
+
+    version: str
+    torch: str
+    cuda: str | None
+    python: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseLine:
+    """One release as seen through the page's filters: wheels here, builds that failed, and why not."""
+
+    version: str
+    wheels: int
+    failed: int
+    reasons: list[str]
+
+
 @dataclass
 class Matrix:
     project: str
@@ -46,6 +67,9 @@ class Matrix:
     pythons: list[str]
     rows: dict[RowKey, dict[str, Cell]] = field(default_factory=dict)
     other_files: list[FileRecord] = field(default_factory=list)
+    cells: dict[tuple[str, RowKey, str], Cell] = field(default_factory=dict)  # every release's
+    dropped: list[DroppedRow] = field(default_factory=list)
+    releases: list[ReleaseLine] = field(default_factory=list)
 
 
 def _key_of_spec(spec: Mapping[str, Any]) -> tuple[str, RowKey, str] | None:
@@ -78,7 +102,11 @@ def build_matrix(
     """Cells of `version` (default: the newest release with any build or report)."""
     entries: dict[tuple[str, RowKey, str], Cell] = {}
     other: list[FileRecord] = []
+    dropped: dict[tuple[str, str, str | None, str | None], DroppedRow] = {}
     for report in reports:  # oldest first: later runs overwrite earlier statuses
+        for row in report.get("dropped") or []:
+            if (d := _dropped_row(project, row)) is not None:
+                dropped[(d.version, d.torch, d.cuda, d.python)] = d
         for row in report.get("tuples", []):
             spec = row.get("spec") or {}
             if str(spec.get("package", "")) != project:
@@ -103,9 +131,18 @@ def build_matrix(
             cell.file = record
         if cell.status in (MISSING, Outcome.SKIPPED, Outcome.UNCHANGED):
             cell.status = Outcome.PUBLISHED
-    versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
-    chosen = version if version in versions else (versions[0] if versions else None)
-    matrix = Matrix(project=project, version=chosen, versions=versions, pythons=[], other_files=other)
+    built_versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
+    versions = sorted(set(built_versions) | {d.version for d in dropped.values()}, key=Version, reverse=True)
+    chosen = version if version in versions else (built_versions[0] if built_versions else None)
+    matrix = Matrix(
+        project=project,
+        version=chosen,
+        versions=versions,
+        pythons=[],
+        other_files=other,
+        cells=entries,
+        dropped=sorted(dropped.values(), key=lambda d: (Version(d.version), d.torch), reverse=True),
+    )
     pythons: set[str] = set()
     for (v, key, python), cell in sorted(entries.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         if v != chosen:
@@ -114,7 +151,55 @@ def build_matrix(
         matrix.rows.setdefault(key, {})[python] = cell
     matrix.pythons = sorted(pythons, key=Version)
     matrix.rows = dict(sorted(matrix.rows.items(), reverse=True))
+    matrix.releases = release_lines(matrix, torch=None, cuda=None, python=None)
     return matrix
+
+
+def _dropped_row(project: str, row: Mapping[str, Any]) -> DroppedRow | None:
+    try:
+        if str(row["package"]) != project:
+            return None
+        version = str(Version(str(row["version"])).public)
+        cuda, python = row.get("cuda"), row.get("python")
+        return DroppedRow(
+            version=version,
+            torch=str(row["torch"]),
+            cuda=None if cuda is None else str(cuda),
+            python=None if python is None else str(python),
+            reason=str(row["reason"]),
+        )
+    except (KeyError, InvalidVersion, TypeError):
+        return None
+
+
+def _cuda_matches(cuda: str, wanted: str) -> bool:
+    return cuda == wanted or cuda.split(".")[0] == wanted
+
+
+def release_lines(matrix: Matrix, *, torch: str | None, cuda: str | None, python: str | None) -> list[ReleaseLine]:
+    """Every release with what it has for the filters: its wheels, its failed builds, and the plan's
+    reasons for the combinations it left out (a filter the reason does not name counts as matching)."""
+    lines = []
+    for version in matrix.versions:
+        wheels = failed = 0
+        for (v, key, py), cell in matrix.cells.items():
+            if v != version or (torch and str(key.torch) != torch) or (python and py != python):
+                continue
+            if cuda and not _cuda_matches(str(key.cuda), cuda):
+                continue
+            wheels += cell.file is not None and cell.file.yanked_reason is None
+            failed += cell.status == Outcome.FAILED
+        reasons = []
+        for d in matrix.dropped:
+            if d.version != version or (torch and d.torch != torch):
+                continue
+            if (cuda and d.cuda and not _cuda_matches(d.cuda, cuda)) or (python and d.python and d.python != python):
+                continue
+            text = f"torch {d.torch}: {d.reason}"
+            if text not in reasons:
+                reasons.append(text)
+        lines.append(ReleaseLine(version=version, wheels=wheels, failed=failed, reasons=reasons))
+    return lines
 
 
 def filter_matrix(matrix: Matrix, *, torch: str | None, cuda: str | None, python: str | None) -> Matrix:
@@ -132,4 +217,7 @@ def filter_matrix(matrix: Matrix, *, torch: str | None, cuda: str | None, python
         pythons=pythons,
         rows={k: {p: c for p, c in cells.items() if p in pythons} for k, cells in rows.items()},
         other_files=matrix.other_files,
+        cells=matrix.cells,
+        dropped=matrix.dropped,
+        releases=release_lines(matrix, torch=torch, cuda=cuda, python=python),
     )

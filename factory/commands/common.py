@@ -18,7 +18,7 @@ from factory.context import DEFAULT_TIMEOUTS, BuildContext, StageTimeouts
 from factory.errors import ConfigError, PlanError
 from factory.knowledge import load_knowledge
 from factory.matrix import load_matrix
-from factory.plan import Plan, plan
+from factory.plan import Dropped, Plan, plan
 from factory.recipes import load_recipes
 from factory.releases import load_releases
 from factory.spec import BuildSpec
@@ -55,10 +55,17 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
 
 def selected_specs(args: argparse.Namespace) -> list[BuildSpec]:
     """The planned tuples that --only selects; none is an error, not an empty success."""
-    specs = [s for s in plan_from_args(args).include if fnmatch.fnmatch(s.id, args.only)]
+    return selected_plan(args)[0]
+
+
+def selected_plan(args: argparse.Namespace) -> tuple[list[BuildSpec], list[Dropped]]:
+    """selected_specs, and the plan's dropped combinations of the packages those tuples are of."""
+    planned = plan_from_args(args)
+    specs = [s for s in planned.include if fnmatch.fnmatch(s.id, args.only)]
     if not specs:
         raise PlanError(f"--only {args.only!r} matches no planned tuple; see `factory plan`")
-    return specs
+    packages = {s.package for s in specs}
+    return specs, [d for d in planned.dropped if d.package in packages]
 
 
 def add_build_options(parser: argparse.ArgumentParser) -> None:

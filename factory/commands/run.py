@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
+from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_plan
 from factory.context import BuildContext
 from factory.job import Job, resolve
 from factory.pipeline import TupleResult, build_tuple, compute_input_key
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    specs = selected_specs(args)
+    specs, dropped = selected_plan(args)
     jobs = args.jobs if args.jobs is not None else machine_jobs()
     ctx = context_from_args(args, tuple_jobs=jobs)
     data = args.data.resolve()
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     with RichProgress(console, total=len(specs)) as progress:
         report = run_matrix(
             specs, builder=PipelineBuilder(ctx, work), publisher=publisher, progress=progress, jobs=jobs,
-            profile=args.profile,
+            profile=args.profile, dropped=[d.to_json() for d in dropped],
         )  # fmt: skip
     write_json_atomic(work / "reports" / f"{report.run_id}.json", report.to_json())
     console.print(summary_table(report))

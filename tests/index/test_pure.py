@@ -132,10 +132,10 @@ def test_sentinel_is_deterministic_and_refuses_to_build() -> None:
     assert "Nothing was compiled" in str(refused.value) and "this installer runs Python 3." in str(refused.value)
 
 
-def _record(version: str, python_tag: str = "cp311", minutes: int = 0) -> FileRecord:
+def _record(version: str, python_tag: str = "cp311", minutes: int = 0, project: str = "mamba-ssm") -> FileRecord:
     return FileRecord(
-        filename=f"mamba_ssm-{version}-{python_tag}.whl",
-        project=NormalizedName("mamba-ssm"),
+        filename=f"{project.replace('-', '_')}-{version}-{python_tag}.whl",
+        project=NormalizedName(project),
         version=version,
         filetype="bdist_wheel",
         python_tag=python_tag,
@@ -186,6 +186,46 @@ def test_matrix_combines_files_and_reports() -> None:
     assert "in /simple/ and /cu12/simple/" in html and "in /cu13/simple/" not in html
     assert 'href="http://h/logs/r1/mamba-ssm-2.3.2-cu12.8-torch2.9-cp312-abi1.log"' in html
     assert "pip install mamba-ssm --index-url http://h/cu13/simple" in html and "2.0 KB" in html
+
+
+def test_the_page_says_which_releases_exist_for_a_torch_and_why_the_others_do_not() -> None:
+    spec = {"package": "causal-conv1d", "version": "1.7.0", "cuda": "13.0", "torch": "2.14", "python": "3.11",
+            "cxx11_abi": True}  # fmt: skip
+    report = {
+        "run_id": "r1",
+        "tuples": [{"id": "causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1", "outcome": "published", "spec": spec}],
+        "dropped": [
+            {"package": "causal-conv1d", "version": "1.4.0", "torch": "2.14",
+             "reason": "the sdist has no CUDA sources"},
+            {"package": "causal-conv1d", "version": "1.5.3.post1", "torch": "2.9", "cuda": "12.8", "python": "3.12",
+             "reason": "learned: fails to compile"},
+            {"package": "mamba-ssm", "version": "2.2.4", "torch": "2.14", "reason": "not this project"},
+            {"package": "causal-conv1d", "version": "not a version", "torch": "2.14", "reason": "ignored"},
+        ],
+    }  # fmt: skip
+    records = [
+        _record("1.7.0+cu.13.0.torch.2.14.abi.1", project="causal-conv1d", python_tag="cp311"),
+        _record("1.5.3.post1+cu.13.0.torch.2.14.abi.1", project="causal-conv1d", python_tag="cp311"),
+    ]
+    m = build_matrix("causal-conv1d", records, [report])
+    assert m.version == "1.7.0" and m.versions == ["1.7.0", "1.5.3.post1", "1.4.0"]  # the selector: every release
+    by_version = {r.version: r for r in filter_matrix(m, torch="2.14", cuda=None, python=None).releases}
+    assert by_version["1.7.0"].wheels == 1 and by_version["1.7.0"].reasons == []
+    assert (
+        by_version["1.5.3.post1"].wheels == 1 and by_version["1.5.3.post1"].reasons == []
+    )  # torch 2.9's is not 2.14's
+    assert by_version["1.4.0"].wheels == 0 and by_version["1.4.0"].reasons == [
+        "torch 2.14: the sdist has no CUDA sources"
+    ]
+    on_29 = {r.version: r for r in filter_matrix(m, torch="2.9", cuda="12", python="3.12").releases}
+    assert on_29["1.5.3.post1"].reasons == ["torch 2.9: learned: fails to compile"] and on_29["1.7.0"].wheels == 0
+    assert on_29["1.4.0"].reasons == []
+    html = render_project(
+        filter_matrix(m, torch="2.14", cuda=None, python=None), "http://h", {"torch": "2.14", "cuda": None,
+        "python": None}, ROOT_MAP,
+    )  # fmt: skip
+    assert "Releases for torch 2.14" in html and "torch 2.14: the sdist has no CUDA sources" in html
+    assert '<option value="1.4.0">1.4.0</option>' in html and "not this project" not in html
 
 
 def test_unchanged_run_keeps_the_log_of_the_build() -> None:

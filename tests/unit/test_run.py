@@ -168,13 +168,15 @@ class Recorder:
 def test_builds_publishes_and_reports(tmp_path: Path) -> None:
     specs = [spec("a"), spec("b")]
     pub, prog = FakePublisher(), Recorder()
-    report = run_matrix(specs, builder=FakeBuilder(tmp_path), publisher=pub, progress=prog, jobs=1)
+    dropped = [{"package": "pkg", "version": "0.9", "torch": "2.14", "reason": "the sdist has no CUDA sources"}]
+    report = run_matrix(specs, builder=FakeBuilder(tmp_path), publisher=pub, progress=prog, jobs=1, dropped=dropped)
     assert [t.outcome for t in report.tuples] == ["published", "published"]
     assert len(pub.files) == 2
     ((data, logs),) = pub.reports
     assert data["counts"] == {"published": 2, "unchanged": 0, "failed": 0, "skipped": 0}
     assert set(logs) == {s.id for s in specs}
     assert data["tuples"][0]["input_key"] == "key-" + specs[0].id
+    assert data["dropped"] == dropped  # the index's page says why a release has no wheel
     assert ("stage", specs[0].id, "publish") in prog.events
 
 
