@@ -91,14 +91,19 @@ def test_computing_the_key_provisions_and_downloads_nothing(tmp_path: Path) -> N
     assert not (tmp_path / "cache").exists()  # no env, toolkit or sdist was made
 
 
-def test_the_hook_and_the_pipeline_write_the_same_record() -> None:
-    job = _job()
+def _prepared(job: factory.job.Job, nvcc: str = "13.0.88") -> Prepared:
+    """What provision and fetch would hand the pipeline for `job` (PyPI's torch 2.14.1, CUDA 13.0)."""
     toolchain = Toolchain(
         interpreter=Path("/py"), env=Path("/env"), python=Path("/env/bin/python"), cuda_home=Path("/cuda"),
-        nvcc_version="13.0.88", torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
+        nvcc_version=nvcc, torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
     )  # fmt: skip
     sdist = Sdist(path=Path("/s.tar.gz"), filename="s.tar.gz", sha256=SHA, url="https://x/s.tar.gz")
-    prepared = Prepared(toolchain=toolchain, sdist=sdist, compiler="g++ 12", input_key=input_key_of(job, SHA))
+    return Prepared(toolchain=toolchain, sdist=sdist, compiler="g++ 12", input_key=input_key_of(job, SHA))
+
+
+def test_the_hook_and_the_pipeline_write_the_same_record() -> None:
+    job = _job()
+    prepared = _prepared(job)
     built = BuiltWheel(path=Path("/w.whl"), source=Path("/src"), patches=[], flags={"MAX_JOBS": "2"})
     local = provenance(job, prepared, built, "00" * 32)
     ci = hook_provenance(
@@ -118,12 +123,7 @@ def test_a_stand_in_torch_is_in_the_key_and_the_provenance() -> None:
         cuda=Version("13.2"), torch_cuda=Version("13.0"), torch_on_pypi=True, torch_stand_in_for="2.14.1+cu132"
     )
     assert input_key_of(real, SHA) != input_key_of(stand_in, SHA)
-    toolchain = Toolchain(
-        interpreter=Path("/py"), env=Path("/env"), python=Path("/env/bin/python"), cuda_home=Path("/cuda"),
-        nvcc_version="13.2.51", torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
-    )  # fmt: skip
-    sdist = Sdist(path=Path("/s.tar.gz"), filename="s.tar.gz", sha256=SHA, url="https://x/s.tar.gz")
-    prepared = Prepared(toolchain=toolchain, sdist=sdist, compiler="g++ 12", input_key=input_key_of(stand_in, SHA))
+    prepared = _prepared(stand_in, nvcc="13.2.51")
     built = BuiltWheel(path=Path("/w.whl"), source=Path("/src"), patches=[], flags={})
     record = provenance(stand_in, prepared, built, "00" * 32)
     assert record["torch"]["stands_in_for"] == "2.14.1+cu132" and record["torch"]["cuda"] == "13.0"
