@@ -24,6 +24,7 @@ class RowKey:
 
 
 MISSING = "missing"  # a cell no run report or file speaks of
+ANY_TORCH = "*"  # a dropped combination that holds for every torch (e.g. a release whose sdist cannot build)
 
 
 @dataclass
@@ -191,11 +192,11 @@ def release_lines(matrix: Matrix, *, torch: str | None, cuda: str | None, python
             failed += cell.status == Outcome.FAILED
         reasons = []
         for d in matrix.dropped:
-            if d.version != version or (torch and d.torch != torch):
+            if d.version != version or (torch and d.torch not in (torch, ANY_TORCH)):
                 continue
             if (cuda and d.cuda and not _cuda_matches(d.cuda, cuda)) or (python and d.python and d.python != python):
                 continue
-            text = f"torch {d.torch}: {d.reason}"
+            text = f"{'every torch' if d.torch == ANY_TORCH else 'torch ' + d.torch}: {d.reason}"
             if text not in reasons:
                 reasons.append(text)
         lines.append(ReleaseLine(version=version, wheels=wheels, failed=failed, reasons=reasons))

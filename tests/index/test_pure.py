@@ -200,6 +200,7 @@ def test_the_page_says_which_releases_exist_for_a_torch_and_why_the_others_do_no
             {"package": "causal-conv1d", "version": "1.5.3.post1", "torch": "2.9", "cuda": "12.8", "python": "3.12",
              "reason": "learned: fails to compile"},
             {"package": "mamba-ssm", "version": "2.2.4", "torch": "2.14", "reason": "not this project"},
+            {"package": "causal-conv1d", "version": "1.5.0.post8", "torch": "*", "reason": "no CUDA sources"},
             {"package": "causal-conv1d", "version": "not a version", "torch": "2.14", "reason": "ignored"},
         ],
     }  # fmt: skip
@@ -208,7 +209,7 @@ def test_the_page_says_which_releases_exist_for_a_torch_and_why_the_others_do_no
         _record("1.5.3.post1+cu.13.0.torch.2.14.abi.1", project="causal-conv1d", python_tag="cp311"),
     ]
     m = build_matrix("causal-conv1d", records, [report])
-    assert m.version == "1.7.0" and m.versions == ["1.7.0", "1.5.3.post1", "1.4.0"]  # the selector: every release
+    assert m.version == "1.7.0" and m.versions == ["1.7.0", "1.5.3.post1", "1.5.0.post8", "1.4.0"]  # every release
     by_version = {r.version: r for r in filter_matrix(m, torch="2.14", cuda=None, python=None).releases}
     assert by_version["1.7.0"].wheels == 1 and by_version["1.7.0"].reasons == []
     assert (
@@ -220,6 +221,7 @@ def test_the_page_says_which_releases_exist_for_a_torch_and_why_the_others_do_no
     on_29 = {r.version: r for r in filter_matrix(m, torch="2.9", cuda="12", python="3.12").releases}
     assert on_29["1.5.3.post1"].reasons == ["torch 2.9: learned: fails to compile"] and on_29["1.7.0"].wheels == 0
     assert on_29["1.4.0"].reasons == []
+    assert by_version["1.5.0.post8"].reasons == on_29["1.5.0.post8"].reasons == ["every torch: no CUDA sources"]
     html = render_project(
         filter_matrix(m, torch="2.14", cuda=None, python=None), "http://h", {"torch": "2.14", "cuda": None,
         "python": None}, ROOT_MAP,
