@@ -1,8 +1,13 @@
-"""Live progress for `factory run`: an overall bar and one line per running tuple with its stage."""
+"""Live progress for `factory run`: an overall bar and one line per running tuple with its stage.
+
+Where the output is not a terminal (a CI log, `> run.log`), the live bar is not drawn, so each start and
+each stage change is printed as a timestamped line instead: a build of many minutes still shows where it is.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -40,15 +45,21 @@ class RichProgress:
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         self._bars.stop()
 
+    def _log_line(self, text: str) -> None:
+        if not self._console.is_terminal:
+            self._console.print(f"{time.strftime('%H:%M:%S')} {text}", highlight=False, soft_wrap=True)
+
     def start(self, spec: BuildSpec) -> None:
         with self._lock:
             self._tasks[spec.id] = self._bars.add_task(f"  {spec.id}: starting", total=None)
+            self._log_line(f"  start {spec.id}")
 
     def stage(self, spec: BuildSpec, stage: str) -> None:
         with self._lock:
             task = self._tasks.get(spec.id)
             if task is not None:
                 self._bars.update(task, description=f"  {spec.id}: {stage}")
+            self._log_line(f"  {spec.id}: {stage}")
 
     def finish(self, spec: BuildSpec, outcome: TupleOutcome) -> None:
         with self._lock:
