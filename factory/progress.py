@@ -36,6 +36,7 @@ class RichProgress:
         )
         self._overall = self._bars.add_task("[bold]all tuples", total=total)
         self._tasks: dict[str, TaskID] = {}
+        self._stages: dict[str, str] = {}  # the stage each running tuple last reported
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichProgress:
@@ -59,11 +60,14 @@ class RichProgress:
             task = self._tasks.get(spec.id)
             if task is not None:
                 self._bars.update(task, description=f"  {spec.id}: {stage}")
-            self._log_line(f"  {spec.id}: {stage}")
+            if self._stages.get(spec.id) != stage:  # the run loop and the pipeline both announce provision
+                self._stages[spec.id] = stage
+                self._log_line(f"  {spec.id}: {stage}")
 
     def finish(self, spec: BuildSpec, outcome: TupleOutcome) -> None:
         with self._lock:
             task = self._tasks.pop(spec.id, None)
+            self._stages.pop(spec.id, None)
             if task is not None:
                 self._bars.remove_task(task)
             self._bars.advance(self._overall)

@@ -18,7 +18,10 @@ def test_a_log_file_shows_each_tuples_stages_as_they_happen() -> None:
     spec = make_spec()
     with RichProgress(Console(file=out, force_terminal=False, width=200), total=1) as progress:
         progress.start(spec)
+        progress.stage(spec, "provision")
+        progress.stage(spec, "provision")  # announced twice (run loop, then pipeline): one line
         progress.stage(spec, "build")
+        assert out.getvalue().count(f"{spec.id}: provision") == 1
         assert re.search(rf"^\d\d:\d\d:\d\d   {re.escape(spec.id)}: build$", out.getvalue(), re.M)
         progress.finish(spec, TupleOutcome(spec=spec, outcome=Outcome.PUBLISHED, seconds=12.0))
     lines = out.getvalue().splitlines()
