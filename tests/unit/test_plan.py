@@ -315,3 +315,17 @@ def test_profile_selecting_nothing_is_an_error() -> None:
 def test_missing_matrix_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such matrix file"):
         load_matrix(tmp_path / "matrix.toml")
+
+
+def test_a_runs_report_carries_the_dropped_combinations_of_its_packages() -> None:
+    from factory.cli import build_parser
+    from factory.commands.common import selected_plan
+
+    args = build_parser().parse_args(
+        ["run", "--matrix", str(ROOT / "matrix.toml"), "--profile", "releases", "--only", "causal-conv1d-1.7.0-*"]
+    )
+    specs, dropped = selected_plan(args)
+    assert [s.id for s in specs] == ["causal-conv1d-1.7.0-cu13.0-torch2.14-cp311-abi1"]
+    # every release of the package the run builds, so the page can say why 1.4.0 has no wheel; none of mamba-ssm's
+    assert {str(d.package) for d in dropped} == {"causal-conv1d"}
+    assert any(str(d.version) == "1.4.0" and "no CUDA sources" in d.reason for d in dropped)
