@@ -105,9 +105,10 @@ def build_matrix(
     other: list[FileRecord] = []
     dropped: dict[tuple[str, str, str | None, str | None], DroppedRow] = {}
     for report in reports:  # oldest first: later runs overwrite earlier statuses
-        for row in report.get("dropped") or []:
-            if (d := _dropped_row(project, row)) is not None:
-                dropped[(d.version, d.torch, d.cuda, d.python)] = d
+        rows = [d for row in report.get("dropped") or [] if (d := _dropped_row(project, row)) is not None]
+        touches = any(str((t.get("spec") or {}).get("package", "")) == project for t in report.get("tuples", []))
+        if "dropped" in report and (rows or touches):  # the newest plan that speaks of the project says why
+            dropped = {(d.version, d.torch, d.cuda, d.python): d for d in rows}
         for row in report.get("tuples", []):
             spec = row.get("spec") or {}
             if str(spec.get("package", "")) != project:

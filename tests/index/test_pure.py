@@ -228,6 +228,10 @@ def test_the_page_says_which_releases_exist_for_a_torch_and_why_the_others_do_no
     )  # fmt: skip
     assert "Releases for torch 2.14" in html and "torch 2.14: the sdist has no CUDA sources" in html
     assert '<option value="1.4.0">1.4.0</option>' in html and "not this project" not in html
+    # a later run of the project whose plan no longer drops 1.4.0 (say its row left compat.toml) clears that
+    later = {"run_id": "r2", "tuples": report["tuples"], "dropped": []}
+    assert build_matrix("causal-conv1d", records, [report, later]).dropped == []
+    assert build_matrix("causal-conv1d", records, [report, {"run_id": "r0", "tuples": []}]).dropped != []
 
 
 def test_unchanged_run_keeps_the_log_of_the_build() -> None:
