@@ -13,10 +13,14 @@ from factory.run import TupleOutcome
 from index_server.contract import Outcome
 
 
+def _progress(out: io.StringIO, terminal: bool) -> RichProgress:
+    return RichProgress(Console(file=out, force_terminal=terminal, width=200), total=1)
+
+
 def test_a_log_file_shows_each_tuples_stages_as_they_happen() -> None:
     out = io.StringIO()
     spec = make_spec()
-    with RichProgress(Console(file=out, force_terminal=False, width=200), total=1) as progress:
+    with _progress(out, terminal=False) as progress:
         progress.start(spec)
         progress.stage(spec, "provision")
         progress.stage(spec, "provision")  # announced twice (run loop, then pipeline): one line
@@ -32,7 +36,7 @@ def test_a_log_file_shows_each_tuples_stages_as_they_happen() -> None:
 def test_a_terminal_gets_the_live_bar_not_the_lines() -> None:
     out = io.StringIO()
     spec = make_spec()
-    with RichProgress(Console(file=out, force_terminal=True, width=200), total=1) as progress:
+    with _progress(out, terminal=True) as progress:
         progress.start(spec)
         progress.stage(spec, "build")
     assert f"start {spec.id}" not in out.getvalue()
