@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from index_server.catalog import FileRecord
-from index_server.channels import ROOT, in_channel
 from index_server.local import LocalIndex
+from index_server.pages.channels import ROOT, in_channel
+from index_server.storage.catalog import FileRecord
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests" / "index"))
 from fake_dists import build_spec_json, write_wheel

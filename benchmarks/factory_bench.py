@@ -32,10 +32,10 @@ def _no_real_data(title: str, real_data: Path) -> Section:
 
 def missing_quick_tuples(real_data: Path) -> list[str]:
     """Ids of the quick profile's tuples that have no wheel in `real_data` (empty: all are there)."""
-    from factory.knowledge import load_knowledge
-    from factory.matrix import load_matrix
-    from factory.plan import plan
-    from factory.recipes import load_recipes
+    from factory.plan.expand import plan
+    from factory.plan.knowledge import load_knowledge
+    from factory.plan.matrix import load_matrix
+    from factory.plan.recipes import load_recipes
 
     quick = plan(load_matrix(REPO / "matrix.toml"), load_knowledge(), load_recipes(), "quick")
     have = {str(r.build_info["spec"]["id"]) for r in LocalIndex(real_data).files() if r.build_info}

@@ -12,7 +12,7 @@ from bench_report import Section, ratio
 from bench_servers import devpi, factory_serve, flat_dir, nginx, pypiserver, static_export
 from bench_tools import BenchError, Server, WrkResult, wrk
 
-from index_server.channels import ROOT, in_channel
+from index_server.pages.channels import ROOT, in_channel
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PAGE = "/simple/mamba-ssm/"
@@ -94,7 +94,7 @@ def pages(catalog: Catalog, opts: Options) -> Section:
 
 
 def peers(catalog: Catalog, opts: Options) -> Section:
-    from factory.knowledge import load_knowledge
+    from factory.plan.knowledge import load_knowledge
     from index_server.local import LocalIndex
 
     index = LocalIndex(catalog.data)

@@ -18,14 +18,14 @@ import tempfile
 from pathlib import Path
 
 from factory.commands.common import add_build_options, context_from_args
-from factory.job import resolve
-from factory.knowledge import load_knowledge
-from factory.matrix import load_matrix
-from factory.pipeline import build_tuple
-from factory.plan import plan
+from factory.plan.expand import plan
+from factory.plan.job import resolve
+from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes
 from factory.process import SubprocessRunner
-from factory.provision import provision
-from factory.recipes import load_recipes
+from factory.run.pipeline import build_tuple
+from factory.stages.provision import provision
 
 ROOT = Path(__file__).resolve().parents[1]
 

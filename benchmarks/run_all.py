@@ -76,7 +76,7 @@ def main() -> int:
 
 
 def _section(name: str, args: argparse.Namespace, lua: Path) -> Callable[[], Section]:
-    from factory.knowledge import load_knowledge
+    from factory.plan.knowledge import load_knowledge
 
     if name in ("pages", "peers", "download"):
         import index_bench

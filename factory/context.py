@@ -8,7 +8,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
-from factory.recipes import Recipe
+from factory.plan.recipes import Recipe
 
 # The stages that run commands, and how long one of their commands may run by default (seconds).
 DEFAULT_TIMEOUTS = {"provision": 30 * 60, "build": 3 * 60 * 60, "repair": 30 * 60, "verify": 30 * 60}

@@ -11,11 +11,11 @@ from fastapi.responses import PlainTextResponse
 from index_server.context import IndexContext
 from index_server.errors import IndexError as IndexRefusal
 from index_server.front import AccessLog, FrontApp
-from index_server.generation import CatalogGeneration
 from index_server.local import LocalIndex
-from index_server.page_cache import PageCache
+from index_server.pages.cache import PageCache
 from index_server.routers import files, simple, upload, web
 from index_server.settings import IndexSettings
+from index_server.storage.generation import CatalogGeneration
 from index_server.upstream import Upstream
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from index_server.local import LocalIndex
-from index_server.page_cache import PageCache
+from index_server.pages.cache import PageCache
 from index_server.settings import IndexSettings
 from index_server.upstream import Upstream
 

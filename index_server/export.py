@@ -12,19 +12,19 @@ import os
 import shutil
 from pathlib import Path
 
-from index_server.channels import ALL_CHANNELS
-from index_server.hosted import files_base_for, hosted_page, matrix_url
-from index_server.ingest import METADATA_SUFFIX
+from index_server.admit.ingest import METADATA_SUFFIX
 from index_server.local import LocalIndex
-from index_server.matrix import build_matrix
-from index_server.render_web import render_home, render_project
-from index_server.sentinel import build_sentinel, sentinel_filename
-from index_server.simple_pages import (
+from index_server.pages.channels import ALL_CHANNELS
+from index_server.pages.hosted import files_base_for, hosted_page, matrix_url
+from index_server.pages.matrix import build_matrix
+from index_server.pages.simple import (
     render_index_html,
     render_index_json,
     render_project_html,
     render_project_json,
 )
+from index_server.pages.web import render_home, render_project
+from index_server.sentinel import build_sentinel, sentinel_filename
 
 
 def _write(path: Path, data: bytes) -> None:

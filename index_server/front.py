@@ -18,9 +18,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index_server.channels import CHANNELS
-from index_server.negotiate import negotiate
-from index_server.page_cache import PageCache, RawPage
+from index_server.pages.cache import PageCache, RawPage
+from index_server.pages.channels import CHANNELS
+from index_server.pages.negotiate import negotiate
 
 METADATA_SUFFIX = ".metadata"
 # The catalog generation the front checked, handed to the app in the request's state on a miss.

@@ -6,11 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index_server.catalog import Catalog, FileRecord
-from index_server.ingest import Ingestor, IngestResult
-from index_server.reports import ReportStore
+from index_server.admit.ingest import Ingestor, IngestResult
 from index_server.settings import IndexSettings
-from index_server.storage import FileStore
+from index_server.storage.catalog import Catalog, FileRecord
+from index_server.storage.files import FileStore
+from index_server.storage.reports import ReportStore
 
 __all__ = ["IngestResult", "LocalIndex"]
 

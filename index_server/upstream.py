@@ -17,7 +17,7 @@ from urllib.parse import urldefrag, urljoin
 import httpx
 
 from index_server.errors import UpstreamError
-from index_server.simple_pages import HTML_TYPE, JSON_TYPE, Link, ProjectPage
+from index_server.pages.simple import HTML_TYPE, JSON_TYPE, Link, ProjectPage
 
 _ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.1"
 

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-# Fixtures whose use makes a test an integration test (they live in tests/index and tests/build).
+# Fixtures whose use makes a test an integration test (they live in tests/index and tests/stages).
 INTEGRATION_FIXTURES = frozenset(
     {
         "upstream",  # a static file server standing in for PyPI

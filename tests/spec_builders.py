@@ -3,7 +3,7 @@
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from factory.spec import BuildSpec
+from factory.plan.spec import BuildSpec
 
 
 def make_spec(**kw: object) -> BuildSpec:

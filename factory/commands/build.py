@@ -10,8 +10,8 @@ from rich.status import Status
 from rich.table import Table
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_specs
-from factory.job import resolve
-from factory.pipeline import build_tuple
+from factory.plan.job import resolve
+from factory.run.pipeline import build_tuple
 from index_server.contract import Outcome
 
 

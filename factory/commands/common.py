@@ -13,15 +13,15 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from factory.compat import load_compat
 from factory.context import DEFAULT_TIMEOUTS, BuildContext, StageTimeouts
 from factory.errors import ConfigError, PlanError
-from factory.knowledge import load_knowledge
-from factory.matrix import load_matrix
-from factory.plan import Dropped, Plan, plan
-from factory.recipes import load_recipes
-from factory.releases import load_releases
-from factory.spec import BuildSpec
+from factory.plan.compat import load_compat
+from factory.plan.expand import Dropped, Plan, plan
+from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes
+from factory.plan.releases import load_releases
+from factory.plan.spec import BuildSpec
 
 
 def add_matrix_options(parser: argparse.ArgumentParser) -> None:

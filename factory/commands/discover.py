@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName
 from rich.console import Console
 from rich.table import Table
 
-from factory.discover import (
+from factory.discover.diff import (
     Discovery,
     compare,
     python_span,
@@ -28,12 +28,12 @@ from factory.discover import (
     tuple_changes,
     updated_knowledge,
 )
-from factory.knowledge import Knowledge, load_knowledge
-from factory.matrix import MatrixConfig, load_matrix
-from factory.pypi import PYPI, PyPI
-from factory.recipes import Recipe, load_recipes
-from factory.releases import ReleaseTable, has_cuda_sources, load_releases, render_releases
-from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
+from factory.discover.pypi import PYPI, PyPI
+from factory.discover.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
+from factory.plan.knowledge import Knowledge, load_knowledge
+from factory.plan.matrix import MatrixConfig, load_matrix
+from factory.plan.recipes import Recipe, load_recipes
+from factory.plan.releases import ReleaseTable, has_cuda_sources, load_releases, render_releases
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fsck(args: argparse.Namespace) -> int:
-    from index_server.fsck import fsck_data_dir
+    from index_server.storage.fsck import fsck_data_dir
 
     try:
         report = fsck_data_dir(args.data, repair=args.repair)

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from factory.errors import FactoryError
-from factory.knowledge import load_knowledge
+from factory.plan.knowledge import load_knowledge
 
 
 class IndexCommandError(FactoryError):

@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from factory.compat import learn, load_compat, outcomes_from_report, render_compat
 from factory.errors import ConfigError
+from factory.plan.compat import learn, load_compat, outcomes_from_report, render_compat
 
 DEFAULT = Path("factory/data/compat.toml")
 

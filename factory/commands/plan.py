@@ -12,15 +12,15 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from factory.builds import PlannedBuilds, arch_list, plan_builds
+from factory.ci.workflow import cells_of
 from factory.commands.common import add_matrix_options, default_cache, plan_from_args, sdist_overrides
 from factory.context import BuildContext
-from factory.index_builds import published_builds
-from factory.job import resolve
-from factory.pipeline import compute_input_key
-from factory.plan import Plan
-from factory.recipes import load_recipes
-from factory.workflow import cells_of
+from factory.plan.expand import Plan
+from factory.plan.job import resolve
+from factory.plan.recipes import load_recipes
+from factory.run.builds import PlannedBuilds, arch_list, plan_builds
+from factory.run.index_builds import published_builds
+from factory.run.pipeline import compute_input_key
 
 
 def register(sub: argparse._SubParsersAction) -> None:

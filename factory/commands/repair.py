@@ -21,16 +21,16 @@ from rich.console import Console
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.context import BuildContext
 from factory.errors import FactoryError, PlanError
-from factory.fetch import sdist_sha256
-from factory.inputs import compiler_version
-from factory.job import resolve
+from factory.plan.job import resolve
+from factory.plan.recipes import load_recipes
 from factory.process import SubprocessRunner, fixed_limit
-from factory.provenance import hook_provenance
-from factory.recipes import load_recipes
-from factory.records import StageFailed, sha256_file
-from factory.repair import repair_wheel
-from factory.repair_plan import ZIP_EPOCH_MIN
-from factory.sources import sdist_epoch
+from factory.stages.fetch import sdist_sha256
+from factory.stages.inputs import compiler_version
+from factory.stages.provenance import hook_provenance
+from factory.stages.records import StageFailed, sha256_file
+from factory.stages.repair import repair_wheel
+from factory.stages.repair_plan import ZIP_EPOCH_MIN
+from factory.stages.sources import sdist_epoch
 
 _TORCH_PINS = "import importlib.metadata as m, json; print(json.dumps([m.version('torch'), m.requires('torch') or []]))"
 

@@ -11,18 +11,18 @@ from rich.console import Console
 
 from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_plan
 from factory.context import BuildContext
-from factory.job import Job, resolve
-from factory.pipeline import TupleResult, build_tuple, compute_input_key
-from factory.progress import RichProgress, summary_table
-from factory.publish import IndexPublisher
-from factory.records import write_json_atomic
-from factory.repair_plan import retag_build
-from factory.run import default_jobs, run_matrix
-from factory.spec import BuildSpec
+from factory.plan.job import Job, resolve
+from factory.plan.spec import BuildSpec
+from factory.run.matrix_run import default_jobs, run_matrix
+from factory.run.pipeline import TupleResult, build_tuple, compute_input_key
+from factory.run.progress import RichProgress, summary_table
+from factory.run.publish import IndexPublisher
+from factory.stages.records import write_json_atomic
+from factory.stages.repair_plan import retag_build
 
 
 class PipelineBuilder:
-    """factory.run.Builder over the real stages: each spec resolved once into its job; its input key
+    """factory.run.matrix_run.Builder over the real stages: each spec resolved once into its job; its input key
     computed from declared inputs (nothing provisioned or fetched for a tuple already published)."""
 
     def __init__(self, ctx: BuildContext, work: Path) -> None:

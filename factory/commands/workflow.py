@@ -21,16 +21,8 @@ from typing import Any
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from factory.commands.common import add_matrix_options, plan_from_args
-from factory.errors import ConfigError, FactoryError, PlanError
-from factory.job import resolve
-from factory.knowledge import load_knowledge
-from factory.matrix import load_matrix
-from factory.patches import apply_patches
-from factory.plan import plan
-from factory.process import SubprocessRunner
-from factory.recipes import load_recipes, recipe_for
-from factory.workflow import (
+from factory.ci.check import check_cells_workflow, check_ci, check_rebuild
+from factory.ci.workflow import (
     Cell,
     CellError,
     batch_outputs,
@@ -41,7 +33,15 @@ from factory.workflow import (
     render_env,
     tuple_of,
 )
-from factory.workflow_check import check_cells_workflow, check_ci, check_rebuild
+from factory.commands.common import add_matrix_options, plan_from_args
+from factory.errors import ConfigError, FactoryError, PlanError
+from factory.plan.expand import plan
+from factory.plan.job import resolve
+from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes, recipe_for
+from factory.process import SubprocessRunner
+from factory.stages.patches import apply_patches
 
 
 def register(sub: argparse._SubParsersAction) -> None:

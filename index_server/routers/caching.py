@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from index_server.page_cache import RawPage, etag_of
+from index_server.pages.cache import RawPage, etag_of
 
 __all__ = ["cached_response", "etag_of", "matches", "page_response"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
+from index_server.admit.ingest import METADATA_SUFFIX
 from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, metadata_key
-from index_server.hosted import matrix_url
-from index_server.ingest import METADATA_SUFFIX
-from index_server.page_cache import RawPage, make_page
+from index_server.pages.cache import RawPage, make_page
+from index_server.pages.hosted import matrix_url
 from index_server.routers.caching import cached_response, matches
 from index_server.sentinel import build_sentinel, sentinel_filename, sentinel_sha256
 

@@ -6,20 +6,20 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from packaging.utils import canonicalize_name
 
-from index_server.channels import Channel
 from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, host_key, index_key, project_key
-from index_server.hosted import files_base_for, hosted_page, matrix_url
-from index_server.negotiate import negotiate
-from index_server.page_cache import RawPage, make_page
-from index_server.routers.caching import cached_response, page_response
-from index_server.simple_pages import (
+from index_server.pages.cache import RawPage, make_page
+from index_server.pages.channels import Channel
+from index_server.pages.hosted import files_base_for, hosted_page, matrix_url
+from index_server.pages.negotiate import negotiate
+from index_server.pages.simple import (
     ProjectPage,
     render_index_html,
     render_index_json,
     render_project_html,
     render_project_json,
 )
+from index_server.routers.caching import cached_response, page_response
 
 router = APIRouter()
 

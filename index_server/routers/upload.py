@@ -14,10 +14,10 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from index_server.admit.names import check_filename, check_form
 from index_server.context import Context, IndexContext
 from index_server.errors import Refused
-from index_server.storage import FileStore
-from index_server.validate_names import check_filename, check_form
+from index_server.storage.files import FileStore
 
 router = APIRouter()
 _CHUNK = 1 << 20

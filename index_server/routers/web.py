@@ -7,8 +7,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from packaging.utils import canonicalize_name
 
 from index_server.context import Context
-from index_server.matrix import build_matrix, filter_matrix
-from index_server.render_web import render_home, render_project
+from index_server.pages.matrix import build_matrix, filter_matrix
+from index_server.pages.web import render_home, render_project
 from index_server.routers.caching import page_response
 
 router = APIRouter()

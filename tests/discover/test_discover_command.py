@@ -20,12 +20,12 @@ from packaging.version import Version
 
 from factory.cli import build_parser
 from factory.commands import discover as command
-from factory.discover import TABLE_OUT_OF_DATE, UP_TO_DATE, updated_knowledge
-from factory.knowledge import load_knowledge
-from factory.matrix import load_matrix
-from factory.pypi import PyPI
-from factory.recipes import load_recipes
-from factory.releases import load_releases
+from factory.discover.diff import TABLE_OUT_OF_DATE, UP_TO_DATE, updated_knowledge
+from factory.discover.pypi import PyPI
+from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes
+from factory.plan.releases import load_releases
 
 ROOT = Path(__file__).parents[2]
 

@@ -10,7 +10,7 @@ from fake_pypi import BASE, FIXTURES
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from factory.discover import (
+from factory.discover.diff import (
     TABLE_OUT_OF_DATE,
     UP_TO_DATE,
     Discovery,
@@ -22,12 +22,12 @@ from factory.discover import (
     tuple_changes,
     updated_knowledge,
 )
-from factory.knowledge import load_knowledge, parse_knowledge, torch_wheel_floor
-from factory.matrix import parse_matrix
-from factory.pypi import parse_project
-from factory.recipes import load_recipes
-from factory.releases import ReleaseTable, load_releases
-from factory.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
+from factory.discover.pypi import parse_project
+from factory.discover.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
+from factory.plan.knowledge import load_knowledge, parse_knowledge, torch_wheel_floor
+from factory.plan.matrix import parse_matrix
+from factory.plan.recipes import load_recipes
+from factory.plan.releases import ReleaseTable, load_releases
 
 FLOORS = load_knowledge().tag_floors  # torch's manylinux1 wheels need glibc 2.17
 

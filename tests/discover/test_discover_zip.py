@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fake_pypi import range_response, wheel_zip
 
-from factory.pypi import PyPI, PyPIError, ReleaseFile
-from factory.remote_zip import read_zip_member
+from factory.discover.pypi import PyPI, PyPIError, ReleaseFile
+from factory.discover.remote_zip import read_zip_member
 
 URL = "https://files.example/packages/torch-9.1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
 META = "Metadata-Version: 2.1\nName: torch\nVersion: 9.1.0\nRequires-Dist: nvidia-cuda-runtime==13.1.80\n"

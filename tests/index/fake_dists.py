@@ -93,7 +93,7 @@ def build_spec_json(version: str, cuda: str, torch_minor: str, python: str = "3.
     """A factory_build.json record shaped like the factory's (spec from BuildSpec.to_json())."""
     from packaging.version import Version
 
-    from factory.spec import BuildSpec
+    from factory.plan.spec import BuildSpec
 
     torch_version = {"2.9": "2.9.0", "2.14": "2.14.1"}.get(torch_minor, f"{torch_minor}.0")
     spec = BuildSpec(

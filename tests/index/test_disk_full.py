@@ -15,10 +15,10 @@ from conftest import TestClient
 from hostile_builders import Member, WheelSpec
 from test_hostile_corpus import corpus_settings, post
 
-from index_server import storage
 from index_server.app import create_app
-from index_server.catalog import Catalog
 from index_server.settings import Limits
+from index_server.storage import files as storage
+from index_server.storage.catalog import Catalog
 
 
 def left_behind(data: Path) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fake_dists import sdist_bytes, wheel_bytes
 
-from index_server.distributions import inspect_distribution, parse_filename
+from index_server.admit.distributions import inspect_distribution, parse_filename
 from index_server.errors import InvalidDistribution, TooLarge
 from index_server.settings import Limits
 

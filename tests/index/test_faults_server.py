@@ -136,7 +136,7 @@ def test_publishing_from_another_process_while_serving(server: tuple[Served, Pat
     wheel.write_bytes(body)
     assert httpx.get(f"{served.url}/simple/published-probe/").status_code == 404
     code = (
-        "import sys; from pathlib import Path; from factory.publish import IndexPublisher; "
+        "import sys; from pathlib import Path; from factory.run.publish import IndexPublisher; "
         "print(IndexPublisher(Path(sys.argv[1])).publish(Path(sys.argv[2])))"
     )
     done = subprocess.run(

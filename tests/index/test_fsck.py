@@ -13,7 +13,7 @@ from fake_dists import sdist_bytes, write_wheel
 from factory.cli import main as factory_main
 from index_server.local import LocalIndex
 from index_server.sentinel import sentinel_message
-from index_server.storage import temp_prefix
+from index_server.storage.files import temp_prefix
 
 
 def _store(tmp_path: Path) -> tuple[Path, LocalIndex]:

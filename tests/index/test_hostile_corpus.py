@@ -17,9 +17,9 @@ from hostile_builders import Member, TarMember, WheelSpec, sdist
 from hostile_corpus import CASES, CATEGORIES, CORPUS_UPLOAD_LIMIT, Built, Case
 
 from index_server.app import create_app
-from index_server.catalog import Catalog
 from index_server.sentinel import build_sentinel
 from index_server.settings import IndexSettings, Limits
+from index_server.storage.catalog import Catalog
 
 JSON = "application/vnd.pypi.simple.v1+json"
 LIMITS = Limits(max_upload_bytes=CORPUS_UPLOAD_LIMIT, max_uncompressed_bytes=6 * 1024 * 1024, max_members=250)

@@ -8,10 +8,10 @@ from fake_dists import mamba_build
 from starlette.testclient import TestClient
 
 from index_server.front import index_key, metadata_key, page_key, project_key
-from index_server.generation import CatalogGeneration
 from index_server.local import LocalIndex
-from index_server.page_cache import PageCache, RawPage, make_page
+from index_server.pages.cache import PageCache, RawPage, make_page
 from index_server.settings import IndexSettings, Limits
+from index_server.storage.generation import CatalogGeneration
 from index_server.worker_entry import settings_from_json, settings_to_json, write_settings_file
 
 JSON = "application/vnd.pypi.simple.v1+json"

@@ -19,14 +19,14 @@ from fake_dists import write_wheel
 from servers import VENV_BIN, Served, client_env, free_port
 
 from factory.cli import main
-from factory.inputs import input_key_of
-from factory.job import resolve
-from factory.knowledge import load_knowledge
-from factory.matrix import load_matrix
-from factory.plan import plan
-from factory.recipes import load_recipes
-from factory.records import sha256_file
-from factory.releases import load_releases
+from factory.plan.expand import plan
+from factory.plan.job import resolve
+from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes
+from factory.plan.releases import load_releases
+from factory.stages.inputs import input_key_of
+from factory.stages.records import sha256_file
 from index_server.local import LocalIndex
 
 pytestmark = pytest.mark.integration

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from packaging.utils import NormalizedName
 
-from index_server.catalog import FileRecord
-from index_server.channels import ROOT, Channel, in_channel
-from index_server.matrix import build_matrix, filter_matrix
-from index_server.negotiate import negotiate
-from index_server.render_web import render_project
+from index_server.pages.channels import ROOT, Channel, in_channel
+from index_server.pages.matrix import build_matrix, filter_matrix
+from index_server.pages.negotiate import negotiate
+from index_server.pages.simple import Link, ProjectPage, render_project_html, render_project_json
+from index_server.pages.web import render_project
 from index_server.sentinel import build_sentinel, sentinel_filename
 from index_server.settings import IndexSettings
-from index_server.simple_pages import Link, ProjectPage, render_project_html, render_project_json
+from index_server.storage.catalog import FileRecord
 from index_server.upstream import parse_html_page
 
 PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"

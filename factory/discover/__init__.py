@@ -1,0 +1,1 @@
+"""Discovery: facts read from PyPI (torch releases, wheels' METADATA) and their difference to the tables."""

@@ -1,0 +1,252 @@
+"""expand: expand matrix.toml into BuildSpec tuples (pure). Invalid combinations are dropped with a reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from factory.errors import PlanError
+from factory.plan.compat import Compat, known_failure, load_compat
+from factory.plan.knowledge import Knowledge, TorchMinor, TorchVariant
+from factory.plan.matrix import MatrixConfig, PackageEntry, Profile
+from factory.plan.recipes import Recipe, recipe_for
+from factory.plan.releases import Release, ReleaseTable, load_releases
+from factory.plan.spec import BuildSpec
+
+BUILD_PLATFORM = "manylinux_2_28_x86_64"  # the oldest floor the factory can build to (see build_platform)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropped:
+    package: NormalizedName
+    version: Version
+    torch: str
+    reason: str
+    cuda: str | None = None
+    python: str | None = None
+    cxx11_abi: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "package": str(self.package),
+            "version": str(self.version),
+            "torch": self.torch,
+        }
+        for key in ("cuda", "python", "cxx11_abi"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    include: list[BuildSpec] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "include": [s.to_json() for s in self.include],
+            "dropped": [d.to_json() for d in self.dropped],
+        }
+
+
+def choose_variants(minor: TorchMinor, majors: tuple[int, ...]) -> list[TorchVariant]:
+    """Per CUDA major (and per ABI, where one major ships in both), the newest toolkit the minor has."""
+    newest: dict[tuple[int, bool], TorchVariant] = {}
+    for variant in minor.variants():
+        if variant.cuda.major not in majors:
+            continue
+        key = (variant.cuda.major, variant.cxx11_abi)
+        if key not in newest or variant.cuda > newest[key].cuda:
+            newest[key] = variant
+    return sorted(newest.values(), key=lambda v: (v.cuda, v.cxx11_abi))
+
+
+def _both_abis(variants: list[TorchVariant], variant: TorchVariant) -> bool:
+    return any(v.cuda.major == variant.cuda.major and v.cxx11_abi != variant.cxx11_abi for v in variants)
+
+
+def plan(
+    matrix: MatrixConfig,
+    knowledge: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    profile_name: str | None = None,
+    *,
+    releases: ReleaseTable | None = None,
+    compat: Compat | None = None,
+) -> Plan:
+    """Expand the matrix (or one profile of it). `releases` (what PyPI has of each package) and `compat`
+    (what building has shown) default to the packaged tables, factory/data/releases.toml and compat.toml."""
+    profile = matrix.profile(profile_name)
+    releases = load_releases() if releases is None else releases
+    compat = load_compat() if compat is None else compat
+    result = Plan()
+    entries = _select_packages(matrix, profile)
+    python_universe = sorted({p for m in knowledge.minors.values() for p in m.pythons}, key=Version)
+    for entry in entries:
+        recipe = recipe_for(recipes, entry.name)
+        for release in selected_releases(entry, releases, profile):
+            if release.cuda_sources is False:
+                result.dropped.append(
+                    Dropped(
+                        package=entry.name,
+                        version=release.version,
+                        torch="*",
+                        reason=f"PyPI's sdist {release.sdist} holds no CUDA sources (*.cu), so it cannot build "
+                        "the extension; upstream built its wheels from the git tag",
+                    )
+                )
+                continue
+            for minor in knowledge.minors.values():
+                if not _torch_selected(matrix, profile, minor):
+                    continue
+                _plan_minor(result, matrix, profile, recipe, release, minor, python_universe, compat)
+    if not result.include:
+        raise PlanError(
+            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
+            "run `factory plan` without --json to see why each was dropped"
+        )
+    return result
+
+
+def selected_releases(entry: PackageEntry, releases: ReleaseTable, profile: Profile) -> tuple[Release, ...]:
+    """The releases the package's policy names (only the newest where the profile says so)."""
+    chosen = entry.policy.select(entry.name, releases.get(entry.name, ()))
+    if not chosen:
+        raise PlanError(
+            f"matrix.toml's policy for {entry.name} ({entry.policy.describe()}) selects no release of the "
+            "releases table; run `factory discover` to see PyPI's releases"
+        )
+    return chosen[-1:] if profile.newest_release else chosen
+
+
+def _select_packages(matrix: MatrixConfig, profile: Profile) -> list[PackageEntry]:
+    if profile.packages is None:
+        return list(matrix.packages)
+    known = {e.name: e for e in matrix.packages}
+    missing = [p for p in profile.packages if p not in known]
+    if missing:
+        raise PlanError(
+            f"profile {profile.name!r} names {missing}, not in matrix.toml [[packages]] ({', '.join(known)})"
+        )
+    return [known[p] for p in profile.packages]
+
+
+def _torch_selected(matrix: MatrixConfig, profile: Profile, minor: TorchMinor) -> bool:
+    if profile.torch is not None:
+        return minor.minor in profile.torch
+    return minor.version in matrix.torch
+
+
+def _plan_minor(
+    result: Plan,
+    matrix: MatrixConfig,
+    profile: Profile,
+    recipe: Recipe,
+    release: Release,
+    minor: TorchMinor,
+    python_universe: list[str],
+    compat: Compat,
+) -> None:
+    version = release.version
+
+    def dropped(reason: str, **combo: Any) -> None:
+        result.dropped.append(
+            Dropped(package=recipe.package, version=version, torch=minor.minor, reason=reason, **combo)
+        )
+
+    shipped = ", ".join(str(c) for c in minor.cuda)
+    if profile.cuda is not None:
+        variants = []
+        for cuda in profile.cuda:
+            if cuda in minor.cuda:
+                variants.append(minor.variant(cuda))
+            else:
+                dropped(
+                    f"PyTorch ships no CUDA {cuda} build of torch {minor.minor} (it ships {shipped})",
+                    cuda=str(cuda),
+                )
+    else:
+        majors = matrix.cuda_majors if profile.cuda_majors is None else profile.cuda_majors
+        variants = choose_variants(minor, majors)
+        for major in majors:
+            if not any(v.cuda.major == major for v in variants):
+                dropped(
+                    f"PyTorch ships no CUDA {major}.x build of torch {minor.minor} (it ships {shipped})",
+                    cuda=f"{major}.x",
+                )
+    pythons = list(profile.python or matrix.python or python_universe)
+    for variant in variants:
+        if profile.cxx11_abi is not None and variant.cxx11_abi not in profile.cxx11_abi:
+            abi = "new" if variant.cxx11_abi else "old"
+            dropped(
+                f"torch {minor.minor}+cu{variant.cuda} uses the {abi} C++ ABI; "
+                f"profile {profile.name!r} selects only cxx11_abi={list(profile.cxx11_abi)}",
+                cuda=str(variant.cuda),
+                cxx11_abi=variant.cxx11_abi,
+            )
+            continue
+        archs = profile.archs if profile.archs is not None else recipe.archs_for(variant.cuda)
+        exact_pin = _both_abis(variants, variant) and variant.cxx11_abi
+        torch_cuda, on_pypi, stand_in = variant.cuda, variant.on_pypi, None
+        if profile.torch_from_pypi and not on_pypi and not exact_pin and minor.pypi_cuda.major == variant.cuda.major:
+            # PyPI's torch of the same release and CUDA major: the same C++ API and ABI, and the
+            # wheel's torch pin (torch>=X.Y,<X.Y+1) admits the variant it stands in for.
+            torch_cuda, on_pypi = minor.pypi_cuda, True
+            stand_in = f"{minor.version}+cu{variant.cuda.major}{variant.cuda.minor}"
+        for python in pythons:
+            combo = {"cuda": str(variant.cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
+            if python not in minor.pythons:
+                note = " (experimental there, so not built)" if python in minor.experimental_pythons else ""
+                lo, hi = minor.pythons[0], minor.pythons[-1]
+                dropped(f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo)
+                continue
+            if Version(python) not in release.requires_python:
+                dropped(f"{recipe.package} {version} requires Python {release.requires_python}", **combo)
+                continue
+            spec = BuildSpec(
+                package=recipe.package,
+                version=version,
+                cuda=variant.cuda,
+                torch=minor.version,
+                torch_cuda=torch_cuda,
+                python=python,
+                cxx11_abi=variant.cxx11_abi,
+                platform=build_platform(variant.platform),
+                archs=tuple(archs),
+                ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
+                exact_torch_pin=exact_pin,
+                torch_on_pypi=on_pypi,
+                torch_stand_in_for=stand_in,
+            )
+            excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
+            if excluded is not None:
+                dropped(excluded.reason, **combo)
+                continue
+            failed = known_failure(compat, spec)
+            if failed is not None:
+                dropped(failed.reason(), **combo)
+                continue
+            result.include.append(_apply_overrides(matrix, recipe, spec))
+
+
+def build_platform(torch_floor: str) -> str:
+    """The floor a tuple's wheel gets: torch's own, raised to BUILD_PLATFORM where that is older. Both
+    build paths produce BUILD_PLATFORM at best: the rebuild workflow builds in PyTorch's manylinux_2_28
+    images (the CentOS 7 ones are no longer built), and a local gcc 12 needs GLIBCXX newer than 2_17 allows."""
+    return max(torch_floor, BUILD_PLATFORM, key=lambda tag: [int(x) for x in tag.split("_")[1:3]])
+
+
+def _apply_overrides(matrix: MatrixConfig, recipe: Recipe, spec: BuildSpec) -> BuildSpec:
+    for override in matrix.overrides:
+        if not override.match.matches(spec):
+            continue
+        archs = override.archs if override.archs is not None else spec.archs
+        ptx = spec.ptx if override.ptx is None else (recipe.ptx_for(archs) if override.ptx else None)
+        spec = dataclasses.replace(spec, archs=archs, ptx=ptx)
+    return spec

@@ -1,0 +1,230 @@
+"""matrix.toml parsed once into frozen, typed options (axes, excludes, overrides, profiles)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from factory.errors import ConfigError
+from factory.plan.releases import ReleasePolicy
+from factory.plan.spec import BuildSpec
+
+_MATCH_KEYS = {"package", "version", "torch", "cuda", "python", "cxx11_abi"}
+_OVERRIDE_KEYS = {"archs", "ptx"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Match:
+    """A predicate on tuples: every key given must match."""
+
+    package: NormalizedName | None = None
+    specifiers: dict[str, SpecifierSet] = field(default_factory=dict)  # version, torch, cuda, python
+    cxx11_abi: bool | None = None
+
+    def matches(self, spec: BuildSpec) -> bool:
+        if self.package is not None and spec.package != self.package:
+            return False
+        if self.cxx11_abi is not None and spec.cxx11_abi != self.cxx11_abi:
+            return False
+        values = {
+            "version": spec.version,
+            "torch": spec.torch,
+            "cuda": spec.cuda,
+            "python": Version(spec.python),
+        }
+        return all(values[k].public in s for k, s in self.specifiers.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exclude:
+    match: Match
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    match: Match
+    archs: tuple[str, ...] | None = None
+    ptx: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    name: str
+    description: str = ""
+    packages: tuple[NormalizedName, ...] | None = None
+    torch: tuple[str, ...] | None = None  # torch minors
+    cuda: tuple[Version, ...] | None = None  # exact toolkit versions
+    cuda_majors: tuple[int, ...] | None = None  # the full matrix's choice of toolkit, for these majors only
+    python: tuple[str, ...] | None = None
+    cxx11_abi: tuple[bool, ...] | None = None
+    archs: tuple[str, ...] | None = None
+    ptx: bool | None = None
+    newest_release: bool = False  # only the newest release each package's policy selects
+    # Where the planned torch variant lives only on PyTorch's own index (e.g. 2.14.1+cu132), build and
+    # verify against PyPI's torch of the same release and CUDA major instead (recorded in the provenance).
+    torch_from_pypi: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageEntry:
+    """A hosted package and which of its releases to build (expanded against the releases table)."""
+
+    name: NormalizedName
+    policy: ReleasePolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixConfig:
+    packages: tuple[PackageEntry, ...]
+    torch: SpecifierSet
+    cuda_majors: tuple[int, ...]
+    python: tuple[str, ...] | None  # None: "all"
+    arch: str
+    excludes: tuple[Exclude, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    def profile(self, name: str | None) -> Profile:
+        if name is None:
+            return Profile(name="full")
+        try:
+            return self.profiles[name]
+        except KeyError:
+            have = ", ".join(self.profiles) or "none"
+            raise ConfigError(f"no profile {name!r} in matrix.toml (profiles: {have})") from None
+
+
+def _spec(value: object, where: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(str(value))
+    except InvalidSpecifier:
+        raise ConfigError(f"{where}: {value!r} is not a version specifier (e.g. '>=2.9')") from None
+
+
+def _versions(values: list[Any], where: str) -> tuple[Version, ...]:
+    try:
+        return tuple(Version(str(v)) for v in values)
+    except InvalidVersion as bad:
+        raise ConfigError(f"{where}: {bad}") from None
+
+
+def _match(row: dict[str, Any], where: str) -> Match:
+    unknown = set(row) - _MATCH_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown match keys {sorted(unknown)}; use {sorted(_MATCH_KEYS)}")
+    return Match(
+        package=canonicalize_name(row["package"]) if "package" in row else None,
+        specifiers={k: _spec(v, f"{where}.{k}") for k, v in row.items() if k in {"version", "torch", "cuda", "python"}},
+        cxx11_abi=row.get("cxx11_abi"),
+    )
+
+
+def _profile(name: str, row: dict[str, Any]) -> Profile:
+    where = f"matrix.toml [profiles.{name}]"
+    known = {"description", "packages", "newest_release", "torch", "cuda", "cuda_majors", "python", "cxx11_abi"}
+    known |= {"archs", "ptx", "torch_from_pypi"}
+    unknown = set(row) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
+    if "cuda" in row and "cuda_majors" in row:
+        raise ConfigError(f"{where}: give cuda (exact toolkits) or cuda_majors (the full matrix's choice), not both")
+
+    def strings(key: str) -> tuple[str, ...] | None:
+        return tuple(str(v) for v in row[key]) if key in row else None
+
+    return Profile(
+        name=name,
+        description=str(row.get("description", "")),
+        packages=tuple(canonicalize_name(p) for p in row["packages"]) if "packages" in row else None,
+        torch=strings("torch"),
+        cuda=_versions(row["cuda"], f"{where}.cuda") if "cuda" in row else None,
+        cuda_majors=tuple(int(m) for m in row["cuda_majors"]) if "cuda_majors" in row else None,
+        python=strings("python"),
+        cxx11_abi=tuple(bool(v) for v in row["cxx11_abi"]) if "cxx11_abi" in row else None,
+        archs=strings("archs"),
+        ptx=row.get("ptx"),
+        newest_release=bool(row.get("newest_release", False)),
+        torch_from_pypi=bool(row.get("torch_from_pypi", False)),
+    )
+
+
+_PACKAGE_KEYS = {"name", "releases", "newest_per_minor", "versions"}
+
+
+def _package(row: dict[str, Any], origin: str) -> PackageEntry:
+    where = f"{origin} [[packages]] {row.get('name', row)!r}"
+    unknown = set(row) - _PACKAGE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(_PACKAGE_KEYS)}")
+    if "name" not in row or not ("releases" in row or row.get("versions")):
+        raise ConfigError(
+            f'{where}: needs a name and which releases to build: releases = ">=1.4" (a specifier), '
+            "and/or versions = [...] (named releases)"
+        )
+    if "newest_per_minor" in row and "releases" not in row:
+        raise ConfigError(f"{where}: newest_per_minor applies to `releases`, which is missing")
+    policy = ReleasePolicy(
+        releases=_spec(row["releases"], f"{where}.releases") if "releases" in row else None,
+        newest_per_minor=bool(row.get("newest_per_minor", False)),
+        versions=_versions(row.get("versions", []), f"{where}.versions"),
+    )
+    return PackageEntry(name=canonicalize_name(row["name"]), policy=policy)
+
+
+def parse_matrix(data: dict[str, Any], origin: str = "matrix.toml") -> MatrixConfig:
+    axes = data.get("matrix")
+    if not isinstance(axes, dict):
+        raise ConfigError(f"{origin}: missing the [matrix] table (torch, cuda_majors, python, arch)")
+    if not data.get("packages"):
+        raise ConfigError(f'{origin}: no [[packages]] entries; add name = ..., releases = ">=X"')
+    packages = [_package(row, origin) for row in data["packages"]]
+    python = axes.get("python", "all")
+    excludes = []
+    for i, row in enumerate(data.get("exclude", [])):
+        if not row.get("reason"):
+            raise ConfigError(f"{origin} [[exclude]] #{i + 1}: every exclude needs a reason")
+        excludes.append(
+            Exclude(match=_match(row.get("match", {}), f"{origin} [[exclude]] #{i + 1}"), reason=row["reason"])
+        )
+    overrides = []
+    for i, row in enumerate(data.get("override", [])):
+        where = f"{origin} [[override]] #{i + 1}"
+        settings = row.get("set", {})
+        unknown = set(settings) - _OVERRIDE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: cannot override {sorted(unknown)}; overridable: {sorted(_OVERRIDE_KEYS)}")
+        overrides.append(
+            Override(
+                match=_match(row.get("match", {}), where),
+                archs=tuple(str(a) for a in settings["archs"]) if "archs" in settings else None,
+                ptx=settings.get("ptx"),
+            )
+        )
+    return MatrixConfig(
+        packages=tuple(packages),
+        torch=_spec(axes.get("torch", ""), f"{origin} [matrix].torch"),
+        cuda_majors=tuple(int(m) for m in axes.get("cuda_majors", (11, 12, 13))),
+        python=None if python == "all" else tuple(str(p) for p in python),
+        arch=str(axes.get("arch", "x86_64")),
+        excludes=tuple(excludes),
+        overrides=tuple(overrides),
+        profiles={name: _profile(name, row) for name, row in data.get("profiles", {}).items()},
+    )
+
+
+def load_matrix(path: Path) -> MatrixConfig:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such matrix file; pass --matrix PATH or run from the repository root") from None
+    try:
+        return parse_matrix(tomllib.loads(text), str(path))
+    except tomllib.TOMLDecodeError as bad:
+        raise ConfigError(f"{path}: not valid TOML: {bad}") from None

@@ -1,0 +1,225 @@
+"""The build matrix of one project (torch minor × CUDA × Python): pure, from files and run reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from index_server.contract import BuildLabel, Outcome, python_of_tag
+from index_server.storage.catalog import FileRecord
+
+
+@dataclass(frozen=True, order=True)
+class RowKey:
+    torch: Version
+    cuda: Version
+    abi: int
+
+    @property
+    def label(self) -> str:
+        return f"torch {self.torch} · CUDA {self.cuda} · abi{self.abi}"
+
+
+MISSING = "missing"  # a cell no run report or file speaks of
+ANY_TORCH = "*"  # a dropped combination that holds for every torch (e.g. a release whose sdist cannot build)
+
+
+@dataclass
+class Cell:
+    status: str  # an Outcome of RUN_OUTCOMES, or MISSING
+    file: FileRecord | None = None
+    tuple_id: str | None = None
+    run_id: str | None = None
+    has_log: bool = False
+    cause: str | None = None
+    message: str | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class DroppedRow:
+    """A combination the factory's plan left out, with its reason (a run report's "dropped")."""
+
+    version: str
+    torch: str
+    cuda: str | None
+    python: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseLine:
+    """One release as seen through the page's filters: wheels here, builds that failed, and why not."""
+
+    version: str
+    wheels: int
+    failed: int
+    reasons: list[str]
+
+
+@dataclass
+class Matrix:
+    project: str
+    version: str | None
+    versions: list[str]
+    pythons: list[str]
+    rows: dict[RowKey, dict[str, Cell]] = field(default_factory=dict)
+    other_files: list[FileRecord] = field(default_factory=list)
+    cells: dict[tuple[str, RowKey, str], Cell] = field(default_factory=dict)  # every release's
+    dropped: list[DroppedRow] = field(default_factory=list)
+    releases: list[ReleaseLine] = field(default_factory=list)
+
+
+def _key_of_spec(spec: Mapping[str, Any]) -> tuple[str, RowKey, str] | None:
+    try:
+        key = RowKey(Version(str(spec["torch"])), Version(str(spec["cuda"])), int(bool(spec["cxx11_abi"])))
+        return str(Version(str(spec["version"])).public), key, str(spec["python"])
+    except (KeyError, InvalidVersion, ValueError):
+        return None
+
+
+def _key_of_file(record: FileRecord) -> tuple[str, RowKey, str] | None:
+    if record.build_info and isinstance(record.build_info.get("spec"), dict):
+        found = _key_of_spec(record.build_info["spec"])
+        if found:
+            return found
+    label = BuildLabel.parse(record.version)
+    python = python_of_tag(record.python_tag)
+    if label is None or python is None:
+        return None
+    key = RowKey(Version(label.torch_minor), label.cuda, int(label.cxx11_abi))
+    return Version(record.version).public, key, python
+
+
+def build_matrix(
+    project: str,
+    records: Sequence[FileRecord],
+    reports: Sequence[Mapping[str, Any]],
+    version: str | None = None,
+) -> Matrix:
+    """Cells of `version` (default: the newest release with any build or report)."""
+    entries: dict[tuple[str, RowKey, str], Cell] = {}
+    other: list[FileRecord] = []
+    dropped: dict[tuple[str, str, str | None, str | None], DroppedRow] = {}
+    for report in reports:  # oldest first: later runs overwrite earlier statuses
+        rows = [d for row in report.get("dropped") or [] if (d := _dropped_row(project, row)) is not None]
+        touches = any(str((t.get("spec") or {}).get("package", "")) == project for t in report.get("tuples", []))
+        if "dropped" in report and (rows or touches):  # the newest plan that speaks of the project says why
+            dropped = {(d.version, d.torch, d.cuda, d.python): d for d in rows}
+        for row in report.get("tuples", []):
+            spec = row.get("spec") or {}
+            if str(spec.get("package", "")) != project:
+                continue
+            found = _key_of_spec(spec)
+            if found is None:
+                continue
+            cell = entries.setdefault(found, Cell(status=MISSING))
+            if row.get("outcome") == Outcome.UNCHANGED and cell.has_log:
+                continue  # a run that built nothing keeps the link to the log of the build it skipped
+            cell.status = str(row.get("outcome", MISSING))
+            cell.tuple_id, cell.run_id = row.get("id"), str(report.get("run_id"))
+            cell.has_log = bool(row.get("log"))
+            cell.cause, cell.message, cell.stage = row.get("cause"), row.get("message"), row.get("stage")
+    for record in records:
+        found = _key_of_file(record)
+        if found is None:
+            other.append(record)
+            continue
+        cell = entries.setdefault(found, Cell(status=Outcome.PUBLISHED))
+        if cell.file is None or record.upload_time > cell.file.upload_time:
+            cell.file = record
+        if cell.status in (MISSING, Outcome.SKIPPED, Outcome.UNCHANGED):
+            cell.status = Outcome.PUBLISHED
+    built_versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
+    versions = sorted(set(built_versions) | {d.version for d in dropped.values()}, key=Version, reverse=True)
+    chosen = version if version in versions else (built_versions[0] if built_versions else None)
+    matrix = Matrix(
+        project=project,
+        version=chosen,
+        versions=versions,
+        pythons=[],
+        other_files=other,
+        cells=entries,
+        dropped=sorted(dropped.values(), key=lambda d: (Version(d.version), d.torch), reverse=True),
+    )
+    pythons: set[str] = set()
+    for (v, key, python), cell in sorted(entries.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if v != chosen:
+            continue
+        pythons.add(python)
+        matrix.rows.setdefault(key, {})[python] = cell
+    matrix.pythons = sorted(pythons, key=Version)
+    matrix.rows = dict(sorted(matrix.rows.items(), reverse=True))
+    matrix.releases = release_lines(matrix, torch=None, cuda=None, python=None)
+    return matrix
+
+
+def _dropped_row(project: str, row: Mapping[str, Any]) -> DroppedRow | None:
+    try:
+        if str(row["package"]) != project:
+            return None
+        version = str(Version(str(row["version"])).public)
+        cuda, python = row.get("cuda"), row.get("python")
+        return DroppedRow(
+            version=version,
+            torch=str(row["torch"]),
+            cuda=None if cuda is None else str(cuda),
+            python=None if python is None else str(python),
+            reason=str(row["reason"]),
+        )
+    except (KeyError, InvalidVersion, TypeError):
+        return None
+
+
+def _cuda_matches(cuda: str, wanted: str) -> bool:
+    return cuda == wanted or cuda.split(".")[0] == wanted
+
+
+def release_lines(matrix: Matrix, *, torch: str | None, cuda: str | None, python: str | None) -> list[ReleaseLine]:
+    """Every release with what it has for the filters: its wheels, its failed builds, and the plan's
+    reasons for the combinations it left out (a filter the reason does not name counts as matching)."""
+    lines = []
+    for version in matrix.versions:
+        wheels = failed = 0
+        for (v, key, py), cell in matrix.cells.items():
+            if v != version or (torch and str(key.torch) != torch) or (python and py != python):
+                continue
+            if cuda and not _cuda_matches(str(key.cuda), cuda):
+                continue
+            wheels += cell.file is not None and cell.file.yanked_reason is None
+            failed += cell.status == Outcome.FAILED
+        reasons = []
+        for d in matrix.dropped:
+            if d.version != version or (torch and d.torch not in (torch, ANY_TORCH)):
+                continue
+            if (cuda and d.cuda and not _cuda_matches(d.cuda, cuda)) or (python and d.python and d.python != python):
+                continue
+            text = f"{'every torch' if d.torch == ANY_TORCH else 'torch ' + d.torch}: {d.reason}"
+            if text not in reasons:
+                reasons.append(text)
+        lines.append(ReleaseLine(version=version, wheels=wheels, failed=failed, reasons=reasons))
+    return lines
+
+
+def filter_matrix(matrix: Matrix, *, torch: str | None, cuda: str | None, python: str | None) -> Matrix:
+    """Keep rows whose torch minor / CUDA major.minor or major, and columns whose Python, match."""
+    rows = {
+        key: cells
+        for key, cells in matrix.rows.items()
+        if (not torch or str(key.torch) == torch) and (not cuda or str(key.cuda) == cuda or str(key.cuda.major) == cuda)
+    }
+    pythons = [p for p in matrix.pythons if not python or p == python]
+    return Matrix(
+        project=matrix.project,
+        version=matrix.version,
+        versions=matrix.versions,
+        pythons=pythons,
+        rows={k: {p: c for p, c in cells.items() if p in pythons} for k, cells in rows.items()},
+        other_files=matrix.other_files,
+        cells=matrix.cells,
+        dropped=matrix.dropped,
+        releases=release_lines(matrix, torch=torch, cuda=cuda, python=python),
+    )

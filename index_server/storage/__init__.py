@@ -1,0 +1,1 @@
+"""What stores: the SQLite catalog, files written atomically, run reports, generations, fsck."""
