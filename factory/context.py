@@ -44,6 +44,10 @@ class BuildContext:
     jobs: int = 2  # parallel compile jobs inside one build (MAX_JOBS)
     ccache: Path | None = None  # compile cache; None disables it
     auditwheel: Path = Path("auditwheel")
+    apt_get: Path | None = None  # fetches Debian's CUDA 11.8/12.4 toolkit .debs (None: not on this machine)
+    dpkg: Path | None = None  # unpacks them (`dpkg -x`)
+    debian_mirror: str = "http://deb.debian.org/debian"
+    debian_keyring: Path = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
     sdist_overrides: Mapping[str, Path] = field(default_factory=dict)  # package -> local sdist (tests)
     verify_dependencies: bool = True  # install and import the package's declared dependencies too
     gpu_check: bool = False  # run the numerics check (needs a CUDA device)

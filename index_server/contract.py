@@ -132,6 +132,9 @@ class SpecInfo(TypedDict):
     torch_pin: str
     channel: str
     torch_stand_in_for: NotRequired[str]  # "2.14.1+cu132": built against PyPI's torch in its place
+    cuda_stand_in_for: NotRequired[str]  # "12.8": the toolkit `cuda` (12.4) built in that one's place
+    archs_dropped: NotRequired[list[str]]  # archs of the planned toolkit's list the stand-in cannot compile
+    accept_raised_floor: NotRequired[bool]  # the wheel may carry a floor above `platform` (said, with why)
 
 
 class BuildInfo(TypedDict, total=False):
@@ -154,5 +157,7 @@ class BuildInfo(TypedDict, total=False):
     built_by: str
     dependency_changes: list[str]
     auditwheel: dict[str, Any]
+    gpu_archs: dict[str, Any]  # read from the binary: {"sass": ["80", "90"], "ptx": ["90"], "objects": {...}}
+    floor: dict[str, Any]  # only where the floor was raised: wanted, granted, raised_by, why
     factory_version: str  # wheels before wheel_format 2 only
     wheel_format: int  # factory WHEEL_FORMAT_VERSION; no wall-clock time (the catalog has upload times)

@@ -159,6 +159,11 @@ def sdist_overrides(items: list[str]) -> dict[str, Path]:
     return overrides
 
 
+def _which(tool: str, env: dict[str, str]) -> Path | None:
+    found = shutil.which(tool, path=env.get("PATH"))
+    return Path(found) if found else None
+
+
 def default_cache(env: dict[str, str]) -> Path:
     return Path(env.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
 
@@ -191,6 +196,9 @@ def context_from_args(args: argparse.Namespace, tuple_jobs: int = 1) -> BuildCon
         jobs=args.build_jobs or max(1, cores // max(1, tuple_jobs)),
         ccache=Path(ccache) if ccache else None,
         auditwheel=auditwheel,
+        apt_get=_which("apt-get", env),
+        dpkg=_which("dpkg", env),
+        debian_mirror=env.get("FACTORY_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
         sdist_overrides=overrides,
         verify_dependencies=not args.skip_dependency_check,
         gpu_check=args.gpu_check,

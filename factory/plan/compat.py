@@ -28,6 +28,8 @@ LEARNED_CAUSES = {
     ("build", Cause.BUILD_FAILED): "the sources do not compile against this torch and toolkit",
     ("build", Cause.PATCH_FAILED): "a recipe patch no longer applies to this release's sources",
     ("verify", Cause.IMPORT_FAILED): "the built extension does not import with this torch",
+    ("build", Cause.DEPENDENCY_CONFLICT): "the release's declared dependencies cannot be installed beside this torch",
+    ("verify", Cause.DEPENDENCY_CONFLICT): "the release's declared dependencies cannot be installed beside this torch",
 }
 BUILT = (Outcome.PUBLISHED, Outcome.UNCHANGED)
 

@@ -16,6 +16,7 @@ from factory.plan.matrix import MatrixConfig, PackageEntry, Profile
 from factory.plan.recipes import Recipe, recipe_for
 from factory.plan.releases import Release, ReleaseTable, load_releases
 from factory.plan.spec import BuildSpec
+from factory.plan.toolkits import ToolkitTable, load_toolkits
 
 BUILD_PLATFORM = "manylinux_2_28_x86_64"  # the oldest floor the factory can build to (see build_platform)
 
@@ -79,17 +80,30 @@ def plan(
     *,
     releases: ReleaseTable | None = None,
     compat: Compat | None = None,
+    toolkits: ToolkitTable | None = None,
+    profile: Profile | None = None,
 ) -> Plan:
     """Expand the matrix (or one profile of it). `releases` (what PyPI has of each package) and `compat`
     (what building has shown) default to the packaged tables, factory/data/releases.toml and compat.toml."""
-    profile = matrix.profile(profile_name)
+    profile = profile or matrix.profile(profile_name)
+    if profile.combos:
+        return _union(
+            [
+                plan(matrix, knowledge, recipes, None, releases=releases, compat=compat, toolkits=toolkits,
+                     profile=dataclasses.replace(profile, torch=torch, python=python, combos=()))
+                for torch, python in profile.combos
+            ]
+        )  # fmt: skip
     releases = load_releases() if releases is None else releases
     compat = load_compat() if compat is None else compat
+    toolkits = load_toolkits() if toolkits is None else toolkits
     result = Plan()
     entries = _select_packages(matrix, profile)
     python_universe = sorted({p for m in knowledge.minors.values() for p in m.pythons}, key=Version)
+    minors = [m for m in knowledge.minors.values() if _torch_selected(matrix, profile, m)]
     for entry in entries:
         recipe = recipe_for(recipes, entry.name)
+        buildable = []
         for release in selected_releases(entry, releases, profile):
             if release.cuda_sources is False:
                 result.dropped.append(
@@ -102,10 +116,23 @@ def plan(
                     )
                 )
                 continue
-            for minor in knowledge.minors.values():
-                if not _torch_selected(matrix, profile, minor):
-                    continue
-                _plan_minor(result, matrix, profile, recipe, release, minor, python_universe, compat)
+            buildable.append(release)
+        context = _Context(matrix, profile, recipe, python_universe, compat, toolkits)
+        if profile.newest_release:
+            # per torch minor, the newest release that has a tuple left (one shown not to build gives way to
+            # the next older, its reason kept)
+            for minor in minors:
+                for release in reversed(buildable):
+                    trial = Plan()
+                    _plan_minor(trial, context, release, minor)
+                    result.dropped.extend(trial.dropped)
+                    if trial.include:
+                        result.include.extend(trial.include)
+                        break
+        else:
+            for release in buildable:
+                for minor in minors:
+                    _plan_minor(result, context, release, minor)
     if not result.include:
         raise PlanError(
             f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
@@ -114,15 +141,34 @@ def plan(
     return result
 
 
+def _union(plans: list[Plan]) -> Plan:
+    """The tuples of several plans, each once, in order; their dropped combinations, each once."""
+    result = Plan()
+    ids: set[str] = set()
+    drops: set[str] = set()
+    for part in plans:
+        for spec in part.include:
+            if spec.id not in ids:
+                ids.add(spec.id)
+                result.include.append(spec)
+        for drop in part.dropped:
+            key = repr(drop.to_json())
+            if key not in drops:
+                drops.add(key)
+                result.dropped.append(drop)
+    return result
+
+
 def selected_releases(entry: PackageEntry, releases: ReleaseTable, profile: Profile) -> tuple[Release, ...]:
-    """The releases the package's policy names (only the newest where the profile says so)."""
+    """The releases the package's policy names, oldest first (a newest_release profile takes the newest of
+    them that has a tuple left, per torch minor)."""
     chosen = entry.policy.select(entry.name, releases.get(entry.name, ()))
     if not chosen:
         raise PlanError(
             f"matrix.toml's policy for {entry.name} ({entry.policy.describe()}) selects no release of the "
             "releases table; run `factory discover` to see PyPI's releases"
         )
-    return chosen[-1:] if profile.newest_release else chosen
+    return chosen
 
 
 def _select_packages(matrix: MatrixConfig, profile: Profile) -> list[PackageEntry]:
@@ -143,16 +189,19 @@ def _torch_selected(matrix: MatrixConfig, profile: Profile, minor: TorchMinor) -
     return minor.version in matrix.torch
 
 
-def _plan_minor(
-    result: Plan,
-    matrix: MatrixConfig,
-    profile: Profile,
-    recipe: Recipe,
-    release: Release,
-    minor: TorchMinor,
-    python_universe: list[str],
-    compat: Compat,
-) -> None:
+@dataclass(frozen=True)
+class _Context:
+    matrix: MatrixConfig
+    profile: Profile
+    recipe: Recipe
+    python_universe: list[str]
+    compat: Compat
+    toolkits: ToolkitTable
+
+
+def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchMinor) -> None:
+    matrix, profile, recipe = context.matrix, context.profile, context.recipe
+    python_universe, compat = context.python_universe, context.compat
     version = release.version
 
     def dropped(reason: str, **combo: Any) -> None:
@@ -161,7 +210,9 @@ def _plan_minor(
         )
 
     shipped = ", ".join(str(c) for c in minor.cuda)
-    if profile.cuda is not None:
+    if profile.pypi_variant:
+        variants = [minor.variant(minor.pypi_cuda)]
+    elif profile.cuda is not None:
         variants = []
         for cuda in profile.cuda:
             if cuda in minor.cuda:
@@ -194,13 +245,29 @@ def _plan_minor(
         archs = profile.archs if profile.archs is not None else recipe.archs_for(variant.cuda)
         exact_pin = _both_abis(variants, variant) and variant.cxx11_abi
         torch_cuda, on_pypi, stand_in = variant.cuda, variant.on_pypi, None
-        if profile.torch_from_pypi and not on_pypi and not exact_pin and minor.pypi_cuda.major == variant.cuda.major:
-            # PyPI's torch of the same release and CUDA major: the same C++ API and ABI, and the
-            # wheel's torch pin (torch>=X.Y,<X.Y+1) admits the variant it stands in for.
+        same_major = minor.pypi_cuda.major == variant.cuda.major
+        if (
+            profile.torch_from_pypi
+            and not on_pypi
+            and not exact_pin
+            and (same_major or profile.torch_from_pypi_any_cuda)
+        ):
+            # PyPI's torch of the same release: the same C++ API and ABI, and the wheel's torch pin
+            # (torch>=X.Y,<X.Y+1) admits the variant it stands in for.
             torch_cuda, on_pypi = minor.pypi_cuda, True
             stand_in = f"{minor.version}+cu{variant.cuda.major}{variant.cuda.minor}"
+        cuda, cuda_stand_in_for = variant.cuda, None
+        archs_dropped: tuple[str, ...] = ()
+        if not context.toolkits.reachable(variant.cuda):
+            substitute = next((s for s in profile.cuda_stand_in if s.major == variant.cuda.major), None)
+            source = context.toolkits.exact(str(substitute)) if substitute is not None else None
+            if source is not None and substitute is not None:
+                cuda, cuda_stand_in_for = substitute, str(variant.cuda)
+                archs_dropped = tuple(a for a in archs if a not in source.sass)
+                archs = tuple(a for a in archs if a in source.sass)
+        platform = variant.platform if profile.torch_floor else build_platform(variant.platform)
         for python in pythons:
-            combo = {"cuda": str(variant.cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
+            combo = {"cuda": str(cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
             if python not in minor.pythons:
                 note = " (experimental there, so not built)" if python in minor.experimental_pythons else ""
                 lo, hi = minor.pythons[0], minor.pythons[-1]
@@ -212,17 +279,20 @@ def _plan_minor(
             spec = BuildSpec(
                 package=recipe.package,
                 version=version,
-                cuda=variant.cuda,
+                cuda=cuda,
                 torch=minor.version,
                 torch_cuda=torch_cuda,
                 python=python,
                 cxx11_abi=variant.cxx11_abi,
-                platform=build_platform(variant.platform),
+                platform=platform,
                 archs=tuple(archs),
                 ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
                 exact_torch_pin=exact_pin,
                 torch_on_pypi=on_pypi,
                 torch_stand_in_for=stand_in,
+                cuda_stand_in_for=cuda_stand_in_for,
+                archs_dropped=archs_dropped,
+                accept_raised_floor=profile.accept_raised_floor,
             )
             excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
             if excluded is not None:

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
 
+from factory.plan.platform_tag import PlatformTag
 from factory.plan.recipes import Patch, Recipe, recipe_for
 from factory.plan.spec import BuildSpec
 
 HOST_DEBUG_FLAG = "-g1"  # line tables only: backtraces keep file:line
+# Below glibc 2.24's policy (manylinux2014: CXXABI <= 1.3.7), sized operator delete (CXXABI_1.3.9, the
+# C++14 default) must not be referenced: host code, the .cpp files and nvcc's host side alike, is
+# compiled without it (the plain operator delete it calls instead frees the same memory).
+OLD_FLOOR_HOST_FLAGS = ("-fno-sized-deallocation",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,12 +54,26 @@ class Job:
         return self.spec.id
 
 
+def old_floor(spec: BuildSpec) -> bool:
+    """Whether the tuple aims for a floor older than glibc 2.24 (torch <= 2.6's 2.17)."""
+    glibc = PlatformTag.parse(spec.platform).glibc
+    return glibc is not None and glibc < (2, 24)
+
+
+def host_flags(spec: BuildSpec) -> tuple[str, ...]:
+    return (HOST_DEBUG_FLAG, *(OLD_FLOOR_HOST_FLAGS if old_floor(spec) else ()))
+
+
 def gencode_flags(spec: BuildSpec) -> list[str]:
+    """nvcc's -gencode list of the tuple's archs and PTX, then the host flags its floor needs (these go on
+    nvcc's command line, so the compile cache keys on them)."""
     flags = []
     for arch in spec.archs:
         flags += ["-gencode", f"arch=compute_{arch},code=sm_{arch}"]
     if spec.ptx:
         flags += ["-gencode", f"arch=compute_{spec.ptx},code=compute_{spec.ptx}"]
+    if old_floor(spec):
+        flags += [f"-Xcompiler={flag}" for flag in OLD_FLOOR_HOST_FLAGS]
     return flags
 
 
@@ -96,7 +115,7 @@ def resolve(spec: BuildSpec, recipes: dict[NormalizedName, Recipe]) -> Job:
         switches=recipe.build_env(spec),
         gencode=tuple(gencode_flags(spec)),
         arch_list=torch_arch_list(spec),
-        host_flags=HOST_DEBUG_FLAG,
+        host_flags=" ".join(host_flags(spec)),
         import_modules=recipe.import_modules,
         top_level=recipe.top_level,
     )

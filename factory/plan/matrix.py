@@ -70,6 +70,17 @@ class Profile:
     # Where the planned torch variant lives only on PyTorch's own index (e.g. 2.14.1+cu132), build and
     # verify against PyPI's torch of the same release and CUDA major instead (recorded in the provenance).
     torch_from_pypi: bool = False
+    # ...also where PyPI's torch is of another CUDA major (torch 2.3+cu118 built against PyPI's cu121 torch:
+    # the same C++ API and ABI; the wheel cannot be import-tested against its exact torch here).
+    torch_from_pypi_any_cuda: bool = False
+    pypi_variant: bool = False  # per torch minor, only the variant PyPI's own torch is (its CUDA and ABI)
+    # Toolkits that may build tuples whose planned toolkit of the same major cannot be had (12.4 for
+    # 12.6-12.9): the arch list is capped to what the stand-in compiles, and the spec says so.
+    cuda_stand_in: tuple[Version, ...] = ()
+    torch_floor: bool = False  # aim for torch's own glibc floor (2.17 for torch <= 2.6), not the build images'
+    accept_raised_floor: bool = False  # where it cannot be reached here, take the lowest floor auditwheel grants
+    # A union of slices: each entry narrows torch and python (e.g. every minor on 3.10, plus 2.8 on 3.12).
+    combos: tuple[tuple[tuple[str, ...] | None, tuple[str, ...] | None], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,15 +140,29 @@ def _match(row: dict[str, Any], where: str) -> Match:
 def _profile(name: str, row: dict[str, Any]) -> Profile:
     where = f"matrix.toml [profiles.{name}]"
     known = {"description", "packages", "newest_release", "torch", "cuda", "cuda_majors", "python", "cxx11_abi"}
-    known |= {"archs", "ptx", "torch_from_pypi"}
+    known |= {"archs", "ptx", "torch_from_pypi", "pypi_variant", "cuda_stand_in", "glibc_floor", "accept_raised_floor"}
+    known |= {"combos"}
     unknown = set(row) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
     if "cuda" in row and "cuda_majors" in row:
         raise ConfigError(f"{where}: give cuda (exact toolkits) or cuda_majors (the full matrix's choice), not both")
 
-    def strings(key: str) -> tuple[str, ...] | None:
-        return tuple(str(v) for v in row[key]) if key in row else None
+    from_pypi = row.get("torch_from_pypi", False)
+    if from_pypi not in (True, False, "any-cuda"):
+        raise ConfigError(f'{where}.torch_from_pypi: {from_pypi!r}; use true (same CUDA major) or "any-cuda"')
+    floor = row.get("glibc_floor", "build")
+    if floor not in ("build", "torch"):
+        raise ConfigError(f'{where}.glibc_floor: {floor!r}; use "build" (the build images\') or "torch" (torch\'s own)')
+
+    def strings(key: str, table: dict[str, Any] = row) -> tuple[str, ...] | None:
+        return tuple(str(v) for v in table[key]) if key in table else None
+
+    combos = []
+    for i, combo in enumerate(row.get("combos", [])):
+        if not isinstance(combo, dict) or not set(combo) <= {"torch", "python"} or not combo:
+            raise ConfigError(f"{where}.combos[{i}]: expected a table of torch and/or python lists")
+        combos.append((strings("torch", combo), strings("python", combo)))
 
     return Profile(
         name=name,
@@ -151,7 +176,13 @@ def _profile(name: str, row: dict[str, Any]) -> Profile:
         archs=strings("archs"),
         ptx=row.get("ptx"),
         newest_release=bool(row.get("newest_release", False)),
-        torch_from_pypi=bool(row.get("torch_from_pypi", False)),
+        torch_from_pypi=from_pypi is not False,
+        torch_from_pypi_any_cuda=from_pypi == "any-cuda",
+        pypi_variant=bool(row.get("pypi_variant", False)),
+        cuda_stand_in=_versions(row.get("cuda_stand_in", []), f"{where}.cuda_stand_in"),
+        torch_floor=floor == "torch",
+        accept_raised_floor=bool(row.get("accept_raised_floor", False)),
+        combos=tuple(combos),
     )
 
 

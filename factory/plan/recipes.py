@@ -43,6 +43,7 @@ class Recipe:
     archs: tuple[tuple[str, Version], ...]  # (arch, oldest CUDA that builds it)
     ptx: bool
     patches: tuple[Patch, ...]
+    switches: tuple[tuple[str, str], ...] = ()  # more upstream switches, set as written
 
     def archs_for(self, cuda: Version) -> tuple[str, ...]:
         return tuple(arch for arch, min_cuda in self.archs if cuda >= min_cuda)
@@ -59,6 +60,7 @@ class Recipe:
             f"{self.env_prefix}_FORCE_BUILD": "TRUE",
             f"{self.env_prefix}_FORCE_CXX11_ABI": "TRUE" if spec.cxx11_abi else "FALSE",
             f"{self.env_prefix}_SKIP_CUDA_BUILD": "FALSE",
+            **dict(self.switches),
         }
 
 
@@ -102,6 +104,7 @@ def parse_recipes(data: dict[str, Any]) -> dict[NormalizedName, Recipe]:
                 archs=tuple((str(a["arch"]), Version(a["min_cuda"])) for a in row["archs"]),
                 ptx=bool(row.get("ptx", False)),
                 patches=tuple(_patch(pkg, p) for p in row.get("patches", ())),
+                switches=tuple((str(k), str(v)) for k, v in row.get("switches", {}).items()),
             )
         except KeyError as missing:
             raise ConfigError(f"recipes.toml [packages.{pkg}]: missing field {missing}") from None

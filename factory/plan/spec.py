@@ -42,6 +42,14 @@ class BuildSpec:
     # The variant on PyTorch's index that PyPI's torch (torch/torch_cuda above) stands in for, e.g.
     # "2.14.1+cu132", where a profile builds against PyPI's torch (matrix.toml `torch_from_pypi`).
     torch_stand_in_for: str | None = None
+    # The CUDA toolkit `cuda` (an older one of the same major) stands in for, e.g. "12.8" where 12.4 builds a
+    # torch 2.8 + CUDA 12.8 tuple because no 12.8 toolkit can be had (matrix.toml `cuda_stand_in`), and the
+    # archs of the planned toolkit's list that the stand-in cannot compile.
+    cuda_stand_in_for: str | None = None
+    archs_dropped: tuple[str, ...] = ()
+    # The wheel may get the lowest floor auditwheel grants above `platform` (said in the provenance and on
+    # the page with the symbols that raised it) instead of failing repair (matrix.toml `accept_raised_floor`).
+    accept_raised_floor: bool = False
 
     @property
     def torch_minor(self) -> str:
@@ -122,8 +130,14 @@ class BuildSpec:
             "torch_pin": self.torch_pin,
             "channel": self.channel,
         }
-        if self.torch_stand_in_for is not None:  # only when set: every other tuple keeps its input key
+        # only when set: every other tuple keeps its input key
+        if self.torch_stand_in_for is not None:
             info["torch_stand_in_for"] = self.torch_stand_in_for
+        if self.cuda_stand_in_for is not None:
+            info["cuda_stand_in_for"] = self.cuda_stand_in_for
+            info["archs_dropped"] = list(self.archs_dropped)
+        if self.accept_raised_floor:
+            info["accept_raised_floor"] = True
         return info
 
     @classmethod
@@ -142,4 +156,7 @@ class BuildSpec:
             exact_torch_pin=bool(data.get("exact_torch_pin", False)),
             torch_on_pypi=bool(data.get("torch_on_pypi", False)),
             torch_stand_in_for=data.get("torch_stand_in_for"),
+            cuda_stand_in_for=data.get("cuda_stand_in_for"),
+            archs_dropped=tuple(data.get("archs_dropped", ())),
+            accept_raised_floor=bool(data.get("accept_raised_floor", False)),
         )

@@ -13,7 +13,6 @@ from typing import Any
 
 from factory.context import BuildContext
 from factory.plan.platform_tag import PlatformTag
-from factory.plan.spec import BuildSpec
 from factory.process import Runner
 from factory.stages.records import StageFailed
 from index_server.contract import Cause
@@ -22,13 +21,13 @@ from index_server.contract import Cause
 EXCLUDES = ("libtorch*", "libc10*", "libshm*", "libcudart.so.*", "libcuda.so.*", "libcu*", "libnv*")
 
 
-def check_show(show: dict[str, Any], spec: BuildSpec) -> None:
+def check_show(show: dict[str, Any], platform: str) -> None:
     """auditwheel show must agree with the floor we tag: raises StageFailed if not."""
-    if PlatformTag.parse(show["sym_tag"]).newer_than(PlatformTag.parse(spec.platform)):
+    if PlatformTag.parse(show["sym_tag"]).newer_than(PlatformTag.parse(platform)):
         raise StageFailed(
             "repair",
             Cause.REPAIR_REFUSED_FLOOR,
-            f"auditwheel show: symbol versions need {show['sym_tag']}, newer than the floor {spec.platform}",
+            f"auditwheel show: symbol versions need {show['sym_tag']}, newer than the floor {platform}",
         )
     stray = [lib for lib in show.get("external_libs", {}) if not any(fnmatch.fnmatch(lib, p) for p in EXCLUDES)]
     if stray:
@@ -38,14 +37,16 @@ def check_show(show: dict[str, Any], spec: BuildSpec) -> None:
 
 
 def audit_show(
-    wheel: Path, spec: BuildSpec, ctx: BuildContext, env: dict[str, str], runner: Runner, log: Path
+    wheel: Path, platform: str | None, ctx: BuildContext, env: dict[str, str], runner: Runner, log: Path
 ) -> dict[str, Any]:
-    """`auditwheel show --json` of `wheel`, checked against the tuple's floor (see check_show)."""
+    """`auditwheel show --json` of `wheel`, checked against the floor `platform` (see check_show; None:
+    not checked)."""
     shown = runner([ctx.auditwheel, "show", "--json", wheel], env=env, cwd=None, log=log)
     if not shown.ok or "{" not in shown.output:
         raise StageFailed("repair", Cause.REPAIR_FAILED, f"auditwheel show {wheel.name} failed: {shown.summary()}")
     show: dict[str, Any] = json.loads(shown.output[shown.output.index("{") :])
-    check_show(show, spec)
+    if platform is not None:
+        check_show(show, platform)
     return show
 
 
@@ -57,11 +58,11 @@ def tool_env(ctx: BuildContext) -> dict[str, str]:
 
 
 def audit_repair(
-    raw: Path, spec: BuildSpec, ctx: BuildContext, env: dict[str, str], work: Path, runner: Runner, log: Path
+    raw: Path, platform: str, ctx: BuildContext, env: dict[str, str], work: Path, runner: Runner, log: Path
 ) -> Path:
-    """`auditwheel repair` of `raw` into `work` to the tuple's platform, torch and CUDA libraries excluded."""
+    """`auditwheel repair` of `raw` into `work` to `platform`, torch and CUDA libraries excluded."""
     excludes = [arg for pattern in EXCLUDES for arg in ("--exclude", pattern)]
-    argv = [ctx.auditwheel, "repair", "--plat", spec.platform, *excludes, "-w", work, raw]
+    argv = [ctx.auditwheel, "repair", "--plat", platform, *excludes, "-w", work, raw]
     done = runner(argv, env=env, cwd=None, log=log)
     if not done.ok:
         refusal = next(

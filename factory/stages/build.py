@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.context import BuildContext
-from factory.plan.job import Job
+from factory.plan.job import Job, old_floor
 from factory.process import Runner
-from factory.stages.build_cache import ccache_masquerade, prepare_shim, shared_torch_include
+from factory.stages.build_cache import ccache_masquerade, prepare_floor_shim, prepare_shim, shared_torch_include
 from factory.stages.build_env import build_env, recorded_flags
 from factory.stages.build_log import classify_failure
+from factory.stages.deps_check import check_dependencies
 from factory.stages.fetch import Sdist
 from factory.stages.provision import Toolchain
 from factory.stages.records import StageFailed
@@ -47,14 +48,17 @@ def build_wheel(
     runner: Runner,
     log: Path,
 ) -> BuiltWheel:
-    shim = prepare_shim(ctx, runner, log)
+    shims = [prepare_shim(ctx, runner, log)]
+    if old_floor(job.spec):
+        shims.append(prepare_floor_shim(ctx, toolchain, runner, log))
     masquerade = ccache_masquerade(ctx)
     torch_include = shared_torch_include(toolchain, ctx)
     dist = tuple_dir / "dist"
     if dist.exists():
         shutil.rmtree(dist)
-    env = build_env(job, ctx, toolchain, shim, torch_include, masquerade)
+    env = build_env(job, ctx, toolchain, shims, torch_include, masquerade)
     with patched_source(job, ctx, sdist) as tree:
+        check_dependencies(job, ctx, toolchain, tree.path, tuple_dir / "deps-check", runner, log)
         done = runner(pep517_argv(toolchain.python, tree.path, dist), env=env, cwd=tree.path, log=log)
     if not done.ok:
         cause, line = classify_failure(done.output)

@@ -39,6 +39,25 @@ def prepare_shim(ctx: BuildContext, runner: Runner, log: Path) -> Path:
     return obj
 
 
+def prepare_floor_shim(ctx: BuildContext, toolchain: Toolchain, runner: Runner, log: Path) -> Path:
+    """Compile data/glibcxx_floor.cpp once per cache and C++ ABI (for tuples aiming below glibc 2.24)."""
+    source = Path(str(resources.files("factory").joinpath("data/glibcxx_floor.cpp")))
+    abi = int(toolchain.cxx11_abi)
+    digest = hashlib.sha256(source.read_bytes() + toolchain.host_compiler.encode()).hexdigest()[:12]
+    obj = ctx.cache / "shim" / f"glibcxx_floor-abi{abi}-{digest}.o"
+    gxx = str(toolchain.host_compiler_dir / "g++") if toolchain.host_compiler_dir else "g++"
+    with locked(obj):
+        if not obj.exists():
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            argv = [gxx, "-c", "-fPIC", "-O2", f"-D_GLIBCXX_USE_CXX11_ABI={abi}", "-fno-sized-deallocation"]
+            done = runner([*argv, source, "-o", obj], env=dict(ctx.base_env), cwd=None, log=log)
+            if not done.ok:
+                raise StageFailed(
+                    "build", Cause.COMPILER_ERROR, f"cannot compile the GLIBCXX floor shim: {first_error(done.output)}"
+                )
+    return obj
+
+
 def ccache_masquerade(ctx: BuildContext) -> Path | None:
     """A folder whose gcc/g++/cc/c++ are links to ccache (put first on PATH); None without ccache."""
     if ctx.ccache is None:

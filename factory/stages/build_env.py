@@ -31,7 +31,7 @@ def build_env(
     job: Job,
     ctx: BuildContext,
     toolchain: Toolchain,
-    shim: Path,
+    shims: list[Path],
     torch_include: Path,
     masquerade: Path | None,
 ) -> dict[str, str]:
@@ -39,6 +39,8 @@ def build_env(
     env = dict(ctx.base_env)
     nvcc = toolchain.cuda_home / "bin" / "nvcc"
     path = [str(toolchain.env / "bin"), str(toolchain.cuda_home / "bin")]
+    if toolchain.host_compiler_dir is not None:  # an older gcc the toolkit's nvcc accepts
+        path.insert(0, str(toolchain.host_compiler_dir))
     env.update(job.switches)
     env.update(
         {
@@ -46,7 +48,7 @@ def build_env(
             "CUDA_PATH": str(toolchain.cuda_home),
             "TORCH_CUDA_ARCH_LIST": job.arch_list,
             "MAX_JOBS": str(ctx.jobs),
-            "LDFLAGS": f"{env.get('LDFLAGS', '')} {shim}".strip(),
+            "LDFLAGS": " ".join([env.get("LDFLAGS", ""), *map(str, shims)]).strip(),
             # distutils appends CPPFLAGS after the interpreter's CFLAGS (pyenv's carry -g; setting CFLAGS
             # would replace them, -DNDEBUG and -O3 included): debug info down to line tables, so the one
             # per-Python compile (the binding .cpp: torch/extension.h + Python.h) costs ~30% less
@@ -55,6 +57,10 @@ def build_env(
             "PYTHONPATH": str(resources.files("factory").joinpath("data/buildhooks")),
         }
     )
+    if job.spec.torch_cuda.major != job.spec.cuda.major:  # a PyPI torch standing in across CUDA majors
+        env["FACTORY_TORCH_OF_OTHER_CUDA_MAJOR"] = (
+            f"torch {toolchain.torch_version} (CUDA {job.spec.torch_cuda}) stands in for {job.spec.torch_stand_in_for}"
+        )
     if masquerade is not None:
         path.insert(0, str(masquerade))
         env.update(ccache_env(ctx, nvcc))

@@ -59,8 +59,9 @@ def compiler_version(ctx: BuildContext, runner: Runner, log: Path) -> str:
 
 def finish(job: Job, ctx: BuildContext, toolchain: Toolchain, sdist: Sdist, runner: Runner, log: Path) -> Prepared:
     """The Prepared of a provisioned and fetched tuple: its compiler read, its key computed."""
-    compiler = compiler_version(ctx, runner, log)
-    return Prepared(toolchain=toolchain, sdist=sdist, compiler=compiler, input_key=input_key_of(job, sdist.sha256))
+    return Prepared(
+        toolchain=toolchain, sdist=sdist, compiler=toolchain.host_compiler, input_key=input_key_of(job, sdist.sha256)
+    )
 
 
 def prepare(job: Job, ctx: BuildContext, runner: Runner, http: httpx.Client, log: Path) -> Prepared:

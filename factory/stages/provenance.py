@@ -62,7 +62,7 @@ def provenance(job: Job, prepared: Prepared, built: BuiltWheel, raw_wheel_sha256
         job,
         sdist=prepared.sdist.describe(),
         raw_wheel_sha256=raw_wheel_sha256,
-        toolkit={"cuda_home": str(toolchain.cuda_home), "nvcc": toolchain.nvcc_version},
+        toolkit=toolchain.toolkit.describe(),
         compiler=prepared.compiler,
         torch=torch_record(job, toolchain.torch_version, toolchain.torch_cuda, toolchain.cxx11_abi),
         flags=built.flags,

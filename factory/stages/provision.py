@@ -16,9 +16,10 @@ from factory.context import BuildContext
 from factory.locks import locked
 from factory.plan.spec import BuildSpec
 from factory.process import Runner
+from factory.stages.host_compiler import host_compiler
 from factory.stages.interpreters import find_interpreter
 from factory.stages.records import StageFailed
-from factory.stages.toolkit import cuda_toolkit
+from factory.stages.toolkit import Toolkit, cuda_toolkit
 from factory.stages.uv_envs import install_torch_env
 from index_server.contract import Cause
 
@@ -35,12 +36,21 @@ class Toolchain:
     interpreter: Path  # the base interpreter (pyenv's or uv-managed)
     env: Path
     python: Path  # the env's python
-    cuda_home: Path
-    nvcc_version: str
+    toolkit: Toolkit
+    host_compiler_dir: Path | None  # links to an older gcc put first on PATH (None: the machine's gcc)
+    host_compiler: str  # its `c++ --version` line
     torch_version: str
     torch_cuda: str
     cxx11_abi: bool
     torch_include: Path
+
+    @property
+    def cuda_home(self) -> Path:
+        return self.toolkit.home
+
+    @property
+    def nvcc_version(self) -> str:
+        return self.toolkit.nvcc
 
     def describe(self) -> dict[str, str | bool]:
         return {
@@ -48,6 +58,8 @@ class Toolchain:
             "env": str(self.env),
             "cuda_home": str(self.cuda_home),
             "nvcc": self.nvcc_version,
+            "toolkit_origin": self.toolkit.origin,
+            "host_compiler": self.host_compiler,
             "torch": self.torch_version,
             "torch_cuda": self.torch_cuda,
             "cxx11_abi": self.cxx11_abi,
@@ -56,7 +68,8 @@ class Toolchain:
 
 def provision(spec: BuildSpec, ctx: BuildContext, runner: Runner, log: Path) -> Toolchain:
     interpreter = find_interpreter(spec.python, ctx)
-    cuda_home, nvcc_version = cuda_toolkit(spec.cuda, ctx, runner, log)
+    toolkit = cuda_toolkit(spec.cuda, ctx, runner, log)
+    compiler = host_compiler(toolkit, ctx, runner, log)
     env_dir = ctx.envs / f"py{spec.python}-torch{spec.torch}-cu{spec.torch_cuda_tag}"
     with locked(env_dir):
         probe_file = env_dir / ".factory-probe.json"
@@ -69,19 +82,20 @@ def provision(spec: BuildSpec, ctx: BuildContext, runner: Runner, log: Path) -> 
                 raise StageFailed("provision", Cause.TORCH_BROKEN, f"torch does not import: {probed.summary()}")
             probe_file.write_text(probed.output.strip().splitlines()[-1])
         probe = json.loads(probe_file.read_text())
-    if probe["cuda"] is None or Version(probe["cuda"]).major != spec.cuda.major:
+    if probe["cuda"] is None or Version(probe["cuda"]).major != spec.torch_cuda.major:
         raise StageFailed(
             "provision",
             Cause.TORCH_MISMATCH,
             f"{env_dir.name}: torch {probe['torch']} is built for CUDA {probe['cuda']}, "
-            f"the tuple needs CUDA {spec.cuda.major}.x",
+            f"the tuple needs a CUDA {spec.torch_cuda.major}.x torch",
         )
     return Toolchain(
         interpreter=interpreter,
         env=env_dir,
         python=env_dir / "bin" / "python",
-        cuda_home=cuda_home,
-        nvcc_version=nvcc_version,
+        toolkit=toolkit,
+        host_compiler_dir=compiler.folder,
+        host_compiler=compiler.version,
         torch_version=probe["torch"],
         torch_cuda=probe["cuda"],
         cxx11_abi=probe["abi"],

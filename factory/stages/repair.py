@@ -15,8 +15,11 @@ from packaging.utils import parse_wheel_filename
 
 from factory.context import BuildContext
 from factory.plan.job import Job
+from factory.plan.platform_tag import PlatformTag
 from factory.process import Runner
 from factory.stages.auditwheel import audit_repair, audit_show, tool_env
+from factory.stages.floor import raised_floor_record, wheel_symbols_above
+from factory.stages.gpu_archs import wheel_archs
 from factory.stages.records import StageFailed
 from factory.stages.repair_plan import WHEEL_FORMAT_VERSION, apply_relabel, plan_relabel, read_facts
 from index_server.contract import Cause
@@ -57,19 +60,28 @@ def repair_wheel(
     factory's release: `wheel_format` (WHEEL_FORMAT_VERSION) names what wrote the wheel's bytes."""
     spec = job.spec
     env = tool_env(ctx)
-    repaired = audit_repair(raw, spec, ctx, env, _fresh(tuple_dir / "repair"), runner, log)
-    show = audit_show(repaired, spec, ctx, env, runner, log)
+    platform, floor = spec.platform, None
+    if spec.accept_raised_floor:
+        granted = audit_show(raw, None, ctx, env, runner, log)["sym_tag"]
+        if PlatformTag.parse(granted).newer_than(PlatformTag.parse(platform)):
+            floor = raised_floor_record(platform, granted, wheel_symbols_above(raw, platform))
+            platform = granted
+    repaired = audit_repair(raw, platform, ctx, env, _fresh(tuple_dir / "repair"), runner, log)
+    show = audit_show(repaired, platform, ctx, env, runner, log)
     tags = tuple(t.platform for t in parse_wheel_filename(repaired.name)[3])
-    if spec.platform not in tags:
-        raise StageFailed("repair", Cause.REPAIR_REFUSED_FLOOR, f"auditwheel tagged {tags}, not {spec.platform}")
+    if platform not in tags:
+        raise StageFailed("repair", Cause.REPAIR_REFUSED_FLOOR, f"auditwheel tagged {tags}, not {platform}")
     stamped = {
         **provenance,
         "auditwheel": {"sym_tag": show["sym_tag"], "tags": sorted(tags)},
+        "gpu_archs": wheel_archs(repaired),
         "wheel_format": WHEEL_FORMAT_VERSION,
     }
+    if floor is not None:
+        stamped["floor"] = floor
     plan = plan_relabel(job, read_facts(repaired), stamped, pins, build=build, epoch=epoch)
     path = apply_relabel(plan, repaired, _fresh(tuple_dir / "wheel"))
-    final = audit_show(path, spec, ctx, env, runner, log)  # the wheel we publish, not only auditwheel's
+    final = audit_show(path, platform, ctx, env, runner, log)  # the wheel we publish, not only auditwheel's
     if final["sym_tag"] != show["sym_tag"]:
         raise StageFailed(
             "repair",

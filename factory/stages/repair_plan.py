@@ -33,7 +33,9 @@ from factory.plan.spec import BuildSpec
 from factory.stages.wheel_metadata import rewrite_metadata
 from index_server.contract import BUILD_INFO_NAME
 
-WHEEL_FORMAT_VERSION = 2  # 1: the unversioned format with built_at; 2: reproducible, build tag, guard URL
+# 1: the unversioned format with built_at; 2: reproducible, build tag, guard URL; 3: the GPU archs read from
+# the binary (provenance and the guard's first-use GPU check), the glibc 2.17 shims, a raised floor said
+WHEEL_FORMAT_VERSION = 3
 
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01: the zip format has no earlier time
 
@@ -68,7 +70,8 @@ def read_facts(wheel: Path) -> WheelFacts:
         return WheelFacts(filename=wheel.name, dist_info=info, metadata=src.read(f"{info}/METADATA").decode())
 
 
-def render_guard(spec: BuildSpec) -> str:
+def render_guard(spec: BuildSpec, archs: dict[str, Any], extensions: tuple[str, ...]) -> str:
+    """The guard module; `archs` is what the binary holds ({"sass": [...], "ptx": [...]}, from gpu_archs)."""
     template = resources.files("factory").joinpath("data/import_guard.py.in").read_text()
     values = {
         "@PACKAGE@": str(spec.package),
@@ -76,6 +79,9 @@ def render_guard(spec: BuildSpec) -> str:
         "@TORCH_MINOR@": spec.torch_minor,
         "@CUDA_MAJOR@": str(spec.cuda_major),
         "@CXX11_ABI@": str(spec.cxx11_abi),
+        "@SASS@": repr(list(archs.get("sass", []))),
+        "@PTX@": repr(list(archs.get("ptx", []))),
+        "@EXTENSIONS@": repr(list(extensions)),
     }
     for key, value in values.items():
         template = template.replace(key, value)
@@ -99,7 +105,10 @@ def plan_relabel(
         metadata=metadata,
         guarded=f"{job.top_level}/__init__.py",
         added=(
-            (f"{job.top_level}/_factory_guard.py", render_guard(spec).encode()),
+            (
+                f"{job.top_level}/_factory_guard.py",
+                render_guard(spec, provenance.get("gpu_archs", {}), job.import_modules).encode(),
+            ),
             (f"{new_info}/{BUILD_INFO_NAME}", json.dumps(record, indent=2, sort_keys=True).encode()),
         ),
         dependency_changes=changes,

@@ -61,7 +61,7 @@ def pypi_cuda13_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     ctx = context_from_args(build_parser().parse_args(["build", "--cache", str(factory_cache()), "--out", "unused"]))
     log = tmp_path_factory.mktemp("toolkit") / "provision.log"
-    home, _ = cuda_toolkit(Version("13.0"), ctx, SubprocessRunner(), log)
+    home = cuda_toolkit(Version("13.0"), ctx, SubprocessRunner(), log).home
     return home
 
 

@@ -202,7 +202,7 @@ def test_profiles_cu13_and_releases() -> None:
     assert {s.cuda_major for s in cu13.include} == {13} and {s.python for s in cu13.include} == {
         "3.10", "3.11", "3.12", "3.13"
     }  # fmt: skip
-    assert all(s.archs == ("90",) and s.ptx == "90" for s in cu13.include)
+    assert all(s.archs == ("80", "90") and s.ptx == "90" for s in cu13.include)
     # the full matrix's toolkit choice: the newest 13.x each minor ships (2.12-2.14: 13.2, only on PyTorch's
     # index, so this profile builds those against PyPI's torch of the release, CUDA 13.0, and says so)
     assert {

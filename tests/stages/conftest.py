@@ -67,7 +67,7 @@ def pypi_cuda_toolkit(
     args = build_parser().parse_args(["build", *fixture_args(fixture_sdists, build_cache), "--out", "unused"])
     log = tmp_path_factory.mktemp("toolkit") / "provision.log"
     try:
-        home, _ = cuda_toolkit(Version("13.0"), context_from_args(args), SubprocessRunner(), log)
+        home = cuda_toolkit(Version("13.0"), context_from_args(args), SubprocessRunner(), log).home
     except StageFailed as failed:
         log_text = log.read_text() if log.exists() else ""
         pytest.fail(f"the factory could not provision CUDA 13 from PyPI: {failed}\n{log_text[-2000:]}")

@@ -17,6 +17,7 @@ from fake_build import FakeRunner, World, fail
 from fake_build import Reply as R
 from spec_builders import make_spec
 
+import factory.run.pipeline
 from factory.context import StageTimeouts
 from factory.errors import FactoryError
 from factory.plan.job import RenderedPatch
@@ -58,7 +59,9 @@ SCENARIOS: dict[Cause, Scenario] = {
         replies={"probe": fail("ImportError: libcudnn.so.9: cannot open shared object file")},
     ),
     Cause.TORCH_MISMATCH: Scenario(
-        stage="provision", first_line="is built for CUDA 12.8, the tuple needs CUDA 13.x", world={"torch_cuda": "12.8"}
+        stage="provision",
+        first_line="is built for CUDA 12.8, the tuple needs a CUDA 13.x torch",
+        world={"torch_cuda": "12.8"},
     ),
     Cause.TOOLKIT_MISSING: Scenario(
         stage="provision",
@@ -203,10 +206,14 @@ def test_cause_is_produced_and_recorded(cause: Cause, tmp_path: Path) -> None:
     assert stage_record["message"] == result.message
 
 
-def test_an_exception_between_stages_is_recorded(tmp_path: Path) -> None:
-    """Reading the compiler's version runs after fetch and before build, in no stage: internal.json says so."""
-    boom = R(raises=UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"))
-    result, _ = build(World(root=tmp_path), {"compiler-version": boom})
+def test_an_exception_between_stages_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input key is computed after fetch and before build, in no stage: internal.json says so."""
+
+    def boom(*args: object) -> None:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(factory.run.pipeline, "finish", boom)
+    result, _ = build(World(root=tmp_path), {})
     assert (result.outcome, result.stage, result.cause) == (Outcome.FAILED, "internal", Cause.INTERNAL_ERROR)
     internal = record(result, "internal")
     assert internal["cause"] == Cause.INTERNAL_ERROR

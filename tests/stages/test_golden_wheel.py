@@ -26,8 +26,8 @@ from factory.stages.provenance import hook_provenance
 from factory.stages.repair import repair_wheel
 from factory.stages.repair_plan import WHEEL_FORMAT_VERSION
 
-# Bump WHEEL_FORMAT_VERSION (factory/repair_plan.py) together with this digest, never this alone.
-GOLDEN = {2: "6cc4520fbce273a5f47ea94a23e1a82113055627937436501bc60971a4f454e7"}
+# Bump WHEEL_FORMAT_VERSION (factory/stages/repair_plan.py) together with this digest, never this alone.
+GOLDEN = {3: "dce1dbe43184f5bb7475f2236bd331be9ed32660de8f45ee8ec6217990b1fcb5"}
 
 ELF = ROOT / "tests" / "fixtures" / "golden" / "golden_ext.so"
 ELF_SHA256 = "0db866659104995bafefefe8c10dbc32ccd6e714b4ca83612f35bab697f63f8a"

@@ -23,6 +23,7 @@ from factory.stages.fetch import Sdist
 from factory.stages.inputs import Prepared, input_key_of
 from factory.stages.provenance import hook_provenance, provenance
 from factory.stages.provision import Toolchain
+from factory.stages.toolkit import Toolkit
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
@@ -94,8 +95,9 @@ def test_computing_the_key_provisions_and_downloads_nothing(tmp_path: Path) -> N
 def _prepared(job: factory.plan.job.Job, nvcc: str = "13.0.88") -> Prepared:
     """What provision and fetch would hand the pipeline for `job` (PyPI's torch 2.14.1, CUDA 13.0)."""
     toolchain = Toolchain(
-        interpreter=Path("/py"), env=Path("/env"), python=Path("/env/bin/python"), cuda_home=Path("/cuda"),
-        nvcc_version=nvcc, torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
+        interpreter=Path("/py"), env=Path("/env"), python=Path("/env/bin/python"),
+        toolkit=Toolkit(home=Path("/cuda"), nvcc=nvcc, origin="pypi"), host_compiler_dir=None,
+        host_compiler="g++ 12", torch_version="2.14.1", torch_cuda="13.0", cxx11_abi=True, torch_include=Path("/inc"),
     )  # fmt: skip
     sdist = Sdist(path=Path("/s.tar.gz"), filename="s.tar.gz", sha256=SHA, url="https://x/s.tar.gz")
     return Prepared(toolchain=toolchain, sdist=sdist, compiler="g++ 12", input_key=input_key_of(job, SHA))

@@ -123,12 +123,12 @@ def test_metadata_gets_label_and_pin() -> None:
 
 def test_show_must_agree_with_the_floor() -> None:
     ok = {"sym_tag": "manylinux_2_24_x86_64", "external_libs": {"libc10.so": None, "libcudart.so.13": "/x"}}
-    check_show(ok, spec())
+    check_show(ok, spec().platform)
     with pytest.raises(StageFailed, match="newer than the floor") as err:
-        check_show({"sym_tag": "manylinux_2_34_x86_64", "external_libs": {}}, spec())
+        check_show({"sym_tag": "manylinux_2_34_x86_64", "external_libs": {}}, spec().platform)
     assert err.value.cause == "repair-refused-floor"
     with pytest.raises(StageFailed, match=r"libfoo\.so"):
-        check_show({"sym_tag": "manylinux_2_17_x86_64", "external_libs": {"libfoo.so": "/x"}}, spec())
+        check_show({"sym_tag": "manylinux_2_17_x86_64", "external_libs": {"libfoo.so": "/x"}}, spec().platform)
     assert PlatformTag.parse("manylinux2014_x86_64").glibc == (2, 17)
     assert PlatformTag.parse("manylinux1_x86_64").glibc == (2, 5)  # PEP 600's meaning
     assert PlatformTag.parse("linux_x86_64").newer_than(PlatformTag.parse("manylinux_2_28_x86_64"))
@@ -142,7 +142,7 @@ def _run_guard(s: BuildSpec, torch_version: str, cuda: str | None, abi: bool) ->
     saved = sys.modules.get("torch")
     sys.modules["torch"] = fake
     try:
-        exec(compile(render_guard(s), "_factory_guard.py", "exec"), {})
+        exec(compile(render_guard(s, {"sass": ["90"], "ptx": []}, ()), "_factory_guard.py", "exec"), {})
     finally:
         if saved is None:
             del sys.modules["torch"]

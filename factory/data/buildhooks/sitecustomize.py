@@ -20,3 +20,19 @@ if _shared and importlib.util.find_spec("torch") is not None:
         return [_shared + p[len(_own) :] if p.startswith(_own) else p for p in _include_paths(*args, **kwargs)]
 
     _ext.include_paths = include_paths
+
+# A tuple whose torch stands in for another CUDA major's build of the same release (torch 2.3's PyPI
+# wheel, CUDA 12.1, for its CUDA 11.8 build: the same C++ API and ABI) compiles with the tuple's own
+# toolkit, whose major torch's cpp_extension would refuse; the factory has said so in the spec.
+if os.environ.get("FACTORY_TORCH_OF_OTHER_CUDA_MAJOR") and importlib.util.find_spec("torch") is not None:
+    import sys as _sys
+
+    import torch.utils.cpp_extension as _ext2
+
+    def _check_cuda_version(compiler_name, compiler_version):  # type: ignore[no-untyped-def]
+        print(
+            "cuda-wheel-factory: torch's CUDA major check skipped: " + os.environ["FACTORY_TORCH_OF_OTHER_CUDA_MAJOR"],
+            file=_sys.stderr,
+        )
+
+    _ext2._check_cuda_version = _check_cuda_version
