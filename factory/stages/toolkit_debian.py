@@ -78,14 +78,18 @@ def _apt(source: ToolkitSource, ctx: BuildContext, target: Path, runner: Runner,
     updated = runner([ctx.apt_get, "update", "-q"], env=env, cwd=None, log=log)
     if not updated.ok:
         raise StageFailed(
-            "provision", Cause.TOOLKIT_MISSING, f"apt-get update of {where}: {updated.summary()}", skipped=True
+            "provision",
+            Cause.TOOLKIT_MISSING,
+            f"CUDA {source.key} comes from Debian's archive, and apt-get update of {where} failed: "
+            f"{updated.summary()}",
+            skipped=True,
         )
     fetched = runner([ctx.apt_get, "download", "-q", *source.debs], env=env, cwd=root / "archives", log=log)
     if not fetched.ok:
         raise StageFailed(
             "provision",
             Cause.TOOLKIT_MISSING,
-            f"cannot download {', '.join(source.debs)} from {where}: {fetched.summary()}",
+            f"CUDA {source.key}: cannot download {', '.join(source.debs)} from {where}: {fetched.summary()}",
             skipped=True,
         )
     debs = []

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index_server.pages.channels import ALL_CHANNELS
 from index_server.pages.matrix import Matrix, RowKey
+from index_server.pages.wheel_notes import wheel_notes
 from index_server.storage.catalog import FileRecord
 
 _ENV = Environment(loader=PackageLoader("index_server", "templates"), autoescape=select_autoescape(default=True))
@@ -89,4 +90,5 @@ def render_project(
         size=human_size,
         time=human_time,
         channels=lambda key: row_channels(key, root_cuda_major),
+        notes=wheel_notes,
     )
