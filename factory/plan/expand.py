@@ -286,7 +286,7 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
                 cxx11_abi=variant.cxx11_abi,
                 platform=platform,
                 archs=tuple(archs),
-                ptx=recipe.ptx_for(tuple(archs)) if (profile.ptx is None or profile.ptx) else None,
+                ptx=_ptx_of(profile, recipe, tuple(archs)),
                 exact_torch_pin=exact_pin,
                 torch_on_pypi=on_pypi,
                 torch_stand_in_for=stand_in,
@@ -303,6 +303,12 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
                 dropped(failed.reason(), **combo)
                 continue
             result.include.append(_apply_overrides(matrix, recipe, spec))
+
+
+def _ptx_of(profile: Profile, recipe: Recipe, archs: tuple[str, ...]) -> str | None:
+    if isinstance(profile.ptx, str):
+        return profile.ptx
+    return recipe.ptx_for(archs) if (profile.ptx is None or profile.ptx) else None
 
 
 def build_platform(torch_floor: str) -> str:

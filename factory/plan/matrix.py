@@ -65,7 +65,7 @@ class Profile:
     python: tuple[str, ...] | None = None
     cxx11_abi: tuple[bool, ...] | None = None
     archs: tuple[str, ...] | None = None
-    ptx: bool | None = None
+    ptx: bool | str | None = None  # true: PTX of the newest arch; "80": PTX of that arch (even with no SASS)
     newest_release: bool = False  # only the newest release each package's policy selects
     # Where the planned torch variant lives only on PyTorch's own index (e.g. 2.14.1+cu132), build and
     # verify against PyPI's torch of the same release and CUDA major instead (recorded in the provenance).
@@ -137,6 +137,14 @@ def _match(row: dict[str, Any], where: str) -> Match:
     )
 
 
+def _ptx(value: object, where: str) -> bool | str | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return value
+    raise ConfigError(f"{where}.ptx: {value!r}; use true, false or an arch such as \"80\"")
+
+
 def _profile(name: str, row: dict[str, Any]) -> Profile:
     where = f"matrix.toml [profiles.{name}]"
     known = {"description", "packages", "newest_release", "torch", "cuda", "cuda_majors", "python", "cxx11_abi"}
@@ -174,7 +182,7 @@ def _profile(name: str, row: dict[str, Any]) -> Profile:
         python=strings("python"),
         cxx11_abi=tuple(bool(v) for v in row["cxx11_abi"]) if "cxx11_abi" in row else None,
         archs=strings("archs"),
-        ptx=row.get("ptx"),
+        ptx=_ptx(row.get("ptx"), where),
         newest_release=bool(row.get("newest_release", False)),
         torch_from_pypi=from_pypi is not False,
         torch_from_pypi_any_cuda=from_pypi == "any-cuda",
