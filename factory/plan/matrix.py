@@ -142,7 +142,7 @@ def _ptx(value: object, where: str) -> bool | str | None:
         return value
     if isinstance(value, str) and value.isdigit():
         return value
-    raise ConfigError(f"{where}.ptx: {value!r}; use true, false or an arch such as \"80\"")
+    raise ConfigError(f'{where}.ptx: {value!r}; use true, false or an arch such as "80"')
 
 
 def _profile(name: str, row: dict[str, Any]) -> Profile:

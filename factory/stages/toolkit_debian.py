@@ -80,8 +80,7 @@ def _apt(source: ToolkitSource, ctx: BuildContext, target: Path, runner: Runner,
         raise StageFailed(
             "provision",
             Cause.TOOLKIT_MISSING,
-            f"CUDA {source.key} comes from Debian's archive, and apt-get update of {where} failed: "
-            f"{updated.summary()}",
+            f"CUDA {source.key} comes from Debian's archive, and apt-get update of {where} failed: {updated.summary()}",
             skipped=True,
         )
     fetched = runner([ctx.apt_get, "download", "-q", *source.debs], env=env, cwd=root / "archives", log=log)
