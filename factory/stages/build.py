@@ -48,9 +48,7 @@ def build_wheel(
     runner: Runner,
     log: Path,
 ) -> BuiltWheel:
-    shims = [prepare_shim(ctx, runner, log)]
-    if old_floor(job.spec):
-        shims.append(prepare_floor_shim(ctx, toolchain, runner, log))
+    shims = [prepare_shim(ctx, runner, log), prepare_floor_shim(ctx, toolchain, runner, log)]
     masquerade = ccache_masquerade(ctx)
     torch_include = shared_torch_include(toolchain, ctx)
     dist = tuple_dir / "dist"

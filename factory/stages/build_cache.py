@@ -40,7 +40,7 @@ def prepare_shim(ctx: BuildContext, runner: Runner, log: Path) -> Path:
 
 
 def prepare_floor_shim(ctx: BuildContext, toolchain: Toolchain, runner: Runner, log: Path) -> Path:
-    """Compile data/glibcxx_floor.cpp once per cache and C++ ABI (for tuples aiming below glibc 2.24)."""
+    """Compile data/glibcxx_floor.cpp once per cache, C++ ABI and host compiler (linked into every build)."""
     source = Path(str(resources.files("factory").joinpath("data/glibcxx_floor.cpp")))
     abi = int(toolchain.cxx11_abi)
     digest = hashlib.sha256(source.read_bytes() + toolchain.host_compiler.encode()).hexdigest()[:12]
