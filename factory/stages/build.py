@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.context import BuildContext
-from factory.plan.job import Job, old_floor
+from factory.plan.job import Job
 from factory.process import Runner
 from factory.stages.build_cache import ccache_masquerade, prepare_floor_shim, prepare_shim, shared_torch_include
 from factory.stages.build_env import build_env, recorded_flags
