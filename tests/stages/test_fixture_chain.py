@@ -44,6 +44,11 @@ def test_good_tuple_yields_a_labelled_manylinux_2_28_wheel(fixture_build: Fixtur
     assert [p["name"] for p in provenance["patches"]] == ["gencode-list", "cxx20"]
     assert provenance["flags"]["gencode"] == "-gencode arch=compute_90,code=sm_90"
     assert init.startswith("from . import _factory_guard")
+    # what the binary holds, read from its .nv_fatbin, and handed to the guard's GPU check
+    assert (provenance["gpu_archs"]["sass"], provenance["gpu_archs"]["ptx"]) == (["90"], [])
+    with WheelFile(wheel) as wf:
+        guard = wf.read("tiny_ext/_factory_guard.py").decode()
+    assert '"sass": [\'90\']' in guard and '"ptx": []' in guard and "'tiny_ext_cuda'" in guard
 
 
 def test_auditwheel_show_agrees(fixture_build: FixtureBuild) -> None:
@@ -62,7 +67,13 @@ def test_every_stage_left_a_record(fixture_build: FixtureBuild) -> None:
         record = fixture_build.record(GOOD, stage)
         assert record["outcome"] == "ok", record
     verify = fixture_build.record(GOOD, "verify")
-    assert verify["outputs"] == {"extension_import": ["tiny_ext_cuda"], "package_import": "tiny_ext"}
+    assert verify["outputs"] == {
+        "extension_import": ["tiny_ext_cuda"],
+        "dependencies": "installed beside torch",
+        "package_import": "tiny_ext",
+    }
+    repaired = fixture_build.record(GOOD, "repair")
+    assert repaired["outcome"] == "ok"
     assert (fixture_build.tuple_dir(GOOD) / "build.log").read_text().count("$ ") >= 5
 
 
