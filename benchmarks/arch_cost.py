@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from factory.commands.common import add_build_options, context_from_args
+from factory.commands.common import add_build_options
 from factory.plan.expand import plan
 from factory.plan.job import resolve
 from factory.plan.knowledge import load_knowledge
@@ -30,6 +28,9 @@ from factory.plan.recipes import load_recipes
 from factory.process import SubprocessRunner
 from factory.run.pipeline import build_tuple
 from factory.stages.provision import provision
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from python_reuse import fresh_cache_context
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH_SETS = {"sm_90": (("90",), None), "sm_80+sm_90+PTX": (("80", "90"), "90")}
@@ -47,15 +48,11 @@ def main() -> int:
     add_build_options(parser)
     parser.set_defaults(recipes=None, skip_dependency_check=True)
     args = parser.parse_args()
-    shared = Path(os.environ.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
     quick = plan(load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes(), "quick")
     base = next(s for s in quick.include if s.package == args.package)
     results: dict[tuple[str, str], tuple[float, float, int]] = {}
     for label, (archs, ptx) in ARCH_SETS.items():
-        root = Path(tempfile.mkdtemp(prefix="arch-cost-"))
-        (root / "uv").symlink_to(shared / "uv", target_is_directory=True)
-        args.cache = root
-        ctx = context_from_args(args)
+        ctx, root = fresh_cache_context(args, "arch-cost-")
         specs = [dataclasses.replace(base, python=py, archs=archs, ptx=ptx) for py in args.pythons]
         runner = SubprocessRunner()
         for spec in specs:  # envs and the toolkit first: not part of the timed builds

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from factory.commands.common import add_build_options, context_from_args
+from factory.context import BuildContext
 from factory.plan.expand import plan
 from factory.plan.job import resolve
 from factory.plan.knowledge import load_knowledge
@@ -30,6 +31,16 @@ from factory.stages.provision import provision
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def fresh_cache_context(args: argparse.Namespace, prefix: str) -> tuple[BuildContext, Path]:
+    """A build context on a new, empty factory cache whose uv package cache is the shared one (torch
+    wheels: hard links, no download), so nothing compiled before is reused."""
+    shared = Path(os.environ.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    (root / "uv").symlink_to(shared / "uv", target_is_directory=True)
+    args.cache = root
+    return context_from_args(args), root
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", default="causal-conv1d")
@@ -37,11 +48,7 @@ def main() -> int:
     add_build_options(parser)
     parser.set_defaults(recipes=None, skip_dependency_check=True)
     args = parser.parse_args()
-    shared = Path(os.environ.get("FACTORY_CACHE") or Path.home() / ".cache" / "cuda-wheel-factory")
-    root = Path(tempfile.mkdtemp(prefix="python-reuse-"))
-    (root / "uv").symlink_to(shared / "uv", target_is_directory=True)  # torch wheels: hard links, no download
-    args.cache = root
-    ctx = context_from_args(args)
+    ctx, root = fresh_cache_context(args, "python-reuse-")
     quick = plan(load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes(), "quick")
     base = next(s for s in quick.include if s.package == args.package)
     specs = [dataclasses.replace(base, python=py) for py in args.pythons]

@@ -4,17 +4,16 @@ reader's refusals: each on files made here."""
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
+from scripted_runner import ScriptedRunner
 from spec_builders import make_spec
 
 from factory.context import BuildContext
 from factory.plan.job import resolve
 from factory.plan.recipes import load_recipes
-from factory.process import Completed
 from factory.stages.deps_check import check_dependencies, declared_requirements, unconditional
 from factory.stages.gpu_archs import NotAFatbin, parse_fatbin
 from factory.stages.provision import Toolchain
@@ -45,22 +44,13 @@ def test_declared_requirements_come_from_static_metadata_only(tmp_path: Path) ->
     assert declared_requirements(tmp_path) is None  # before 2.2 any field may be computed by setup.py
 
 
-class FakeUv:
+class FakeUv(ScriptedRunner):
     def __init__(self, returncode: int, output: str) -> None:
+        super().__init__()
         self.returncode, self.output = returncode, output
-        self.argv: list[str] = []
 
-    def __call__(
-        self,
-        argv: Sequence[object],
-        *,
-        env: Mapping[str, str],
-        cwd: Path | None,
-        log: Path,
-        timeout: float | None = None,
-    ) -> Completed:
-        self.argv = [str(a) for a in argv]
-        return Completed(tuple(self.argv), self.returncode, 0.1, self.output)
+    def answer(self, argv: list[str], env: dict[str, str], cwd: Path | None) -> tuple[int, str]:
+        return self.returncode, self.output
 
 
 def _toolchain(tmp_path: Path) -> Toolchain:
@@ -85,7 +75,7 @@ def test_a_conflict_fails_the_build_stage_before_any_compile(tmp_path: Path) -> 
     assert "triton>=3.5.0 and torch==2.5.1 depends on triton==3.1.0" in err.value.message
     assert err.value.message.endswith("(nothing was compiled)")
     assert (tmp_path / "check" / "requirements.in").read_text() == f"{job.spec.torch_requirement}\ntriton>=3.5.0\n"
-    assert "compile" in uv.argv
+    assert "compile" in uv.calls[0][0]
     assert check_dependencies(job, ctx, _toolchain(tmp_path), tree, tmp_path / "c2", FakeUv(0, ""), tmp_path / "log")
 
 

@@ -48,7 +48,7 @@ def test_good_tuple_yields_a_labelled_manylinux_2_28_wheel(fixture_build: Fixtur
     assert (provenance["gpu_archs"]["sass"], provenance["gpu_archs"]["ptx"]) == (["90"], [])
     with WheelFile(wheel) as wf:
         guard = wf.read("tiny_ext/_factory_guard.py").decode()
-    assert '"sass": [\'90\']' in guard and '"ptx": []' in guard and "'tiny_ext_cuda'" in guard
+    assert "\"sass\": ['90']" in guard and '"ptx": []' in guard and "'tiny_ext_cuda'" in guard
 
 
 def test_auditwheel_show_agrees(fixture_build: FixtureBuild) -> None:

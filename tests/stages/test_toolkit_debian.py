@@ -5,17 +5,16 @@ fetches the real toolkit."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
+from scripted_runner import ScriptedRunner
 
 from factory.context import BuildContext
 from factory.plan.recipes import load_recipes
 from factory.plan.toolkits import load_toolkits
-from factory.process import Completed
 from factory.stages.host_compiler import host_compiler
 from factory.stages.records import StageFailed
 from factory.stages.toolkit import Toolkit, cuda_toolkit
@@ -24,26 +23,17 @@ from factory.stages.toolkit_debian import NVCC_PROFILE, apt_files
 ELF = b"\x7fELF fake nvcc"
 
 
-class FakeApt:
+class FakeApt(ScriptedRunner):
     """apt-get, dpkg, uv and nvcc as far as the assembly needs them; `fail` names a step that fails."""
 
     def __init__(self, fail: str | None = None, nvcc: str = "12.4.131", gcc: str = "12.2.0") -> None:
-        self.fail, self.nvcc, self.gcc, self.calls = fail, nvcc, gcc, []
+        super().__init__()
+        self.fail, self.nvcc, self.gcc = fail, nvcc, gcc
 
-    def __call__(
-        self,
-        argv: Sequence[object],
-        *,
-        env: Mapping[str, str],
-        cwd: Path | None,
-        log: Path,
-        timeout: float | None = None,
-    ) -> Completed:
-        a = [str(x) for x in argv]
-        step = self.step(a)
-        self.calls.append((step, a, dict(env), cwd))
+    def answer(self, argv: list[str], env: dict[str, str], cwd: Path | None) -> tuple[int, str]:
+        a, step = argv, self.step(argv)
         if step == self.fail:
-            return Completed(tuple(a), 100, 0.1, f"E: {step} failed: Unable to locate package\n")
+            return 100, f"E: {step} failed: Unable to locate package\n"
         if step == "download":
             for entry in a[3:]:
                 name, _, version = entry.partition("=")
@@ -54,10 +44,10 @@ class FakeApt:
         elif step == "wheels":
             self.wheels(Path(a[a.index("--target") + 1]))
         elif step == "nvcc":
-            return Completed(tuple(a), 0, 0.1, f"Cuda compilation tools, release 12.4, V{self.nvcc}\n")
+            return 0, f"Cuda compilation tools, release 12.4, V{self.nvcc}\n"
         elif step == "c++":
-            return Completed(tuple(a), 0, 0.1, f"c++ (Debian {self.gcc}-14) {self.gcc}\n")
-        return Completed(tuple(a), 0, 0.1, "ok\n")
+            return 0, f"c++ (Debian {self.gcc}-14) {self.gcc}\n"
+        return 0, "ok\n"
 
     @staticmethod
     def step(a: list[str]) -> str:
@@ -126,11 +116,11 @@ def test_cuda_12_4_is_assembled_once_into_a_cuda_home(tmp_path: Path) -> None:
     toolkit = cuda_toolkit(Version("12.4"), ctx, runner, tmp_path / "log")
     home = toolkit.home
     assert (toolkit.origin, toolkit.nvcc, toolkit.host_gcc_max) == ("debian", "12.4.131", 13)
-    steps = [s for s, *_ in runner.calls]
+    steps = [FakeApt.step(a) for a, *_ in runner.calls]
     assert steps == ["update", "download", "dpkg", "wheels", "nvcc"]
     download = runner.calls[1]
-    assert download[1][3:] == list(load_toolkits().exact("12.4").debs)  # type: ignore[union-attr]
-    assert download[2]["APT_CONFIG"].startswith(str(ctx.toolkits))
+    assert download[0][3:] == list(load_toolkits().exact("12.4").debs)  # type: ignore[union-attr]
+    assert download[1]["APT_CONFIG"].startswith(str(ctx.toolkits))
     assert (home / "bin" / "nvcc").read_bytes() == ELF  # the real binary, not Debian's wrapper script
     assert (home / "bin" / "nvcc.profile").read_text() == NVCC_PROFILE
     assert (home / "bin" / "cicc").exists() and (home / "bin" / "crt" / "link.stub").exists()
@@ -141,7 +131,7 @@ def test_cuda_12_4_is_assembled_once_into_a_cuda_home(tmp_path: Path) -> None:
     assert (home / "lib64" / "libcudart.so").resolve().name == "libcudart.so.12"
     again = FakeApt()
     assert cuda_toolkit(Version("12.1"), ctx, again, tmp_path / "log").home == home  # 12.4 builds 12.1 tuples
-    assert [s for s, *_ in again.calls] == ["nvcc"]
+    assert [FakeApt.step(a) for a, *_ in again.calls] == ["nvcc"]
 
 
 @pytest.mark.parametrize("step", ["update", "download", "wheels"])
