@@ -23,6 +23,7 @@ from factory.stages.fetch import Sdist
 from factory.stages.provision import Toolchain
 from factory.stages.records import StageFailed
 from factory.stages.sources import patched_source
+from factory.stages.verify import missing_extensions
 from index_server.contract import Cause
 
 
@@ -64,4 +65,12 @@ def build_wheel(
     wheels = list(dist.glob("*.whl"))
     if len(wheels) != 1:
         raise StageFailed("build", Cause.NO_WHEEL, f"the build exited 0 but left {len(wheels)} wheels in {dist}")
+    missing = missing_extensions(wheels[0], job.import_modules)
+    if missing:
+        raise StageFailed(
+            "build",
+            Cause.NO_WHEEL,
+            f"the build made {wheels[0].name} without its compiled {', '.join(missing)}: upstream's setup.py "
+            "skipped the extension (a switch it now needs unset? see the recipe's switches)",
+        )
     return BuiltWheel(path=wheels[0], source=tree.path, patches=tree.patches, flags=recorded_flags(job, env))

@@ -58,6 +58,8 @@ SHAPES: tuple[tuple[str, Callable[[tuple[str, ...]], bool]], ...] = (
     ("probe", lambda a: _python_c(a, "_GLIBCXX_USE_CXX11_ABI")),
     ("compiler-version", lambda a: a == ("c++", "--version")),
     ("shim", lambda a: a[0] == "gcc"),
+    ("floor-shim", lambda a: a[0].endswith("g++") and "-c" in a),
+    ("deps-check", lambda a: a[1:3] == ("pip", "compile")),
     ("pep517", lambda a: a[1:3] == ("-m", "build")),
     ("auditwheel-repair", lambda a: a[0].endswith("auditwheel") and a[1] == "repair"),
     ("auditwheel-show", lambda a: a[0].endswith("auditwheel") and a[1] == "show"),
