@@ -104,13 +104,56 @@ _LIVE: set[int] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below `root`, from /proc's parent links (ninja starts each compile in a process
+    group of its own, so killing the build's group alone leaves nvcc running). Empty where there is no /proc."""
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal_tree(leader: int, sig: signal.Signals) -> None:
+    """`sig` to the leader's process group and to every process below it, whatever group it is in; the
+    tree is frozen first (SIGSTOP) so that nothing in it starts a new child in between."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signal.SIGSTOP)
+    below = descendants(leader)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGSTOP)
+    for pid in [*descendants(leader), *below]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, sig)
+    if sig != signal.SIGKILL:  # let them act on it
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader, signal.SIGCONT)
+
+
 def stop_children() -> None:
-    """SIGKILL every process group a SubprocessRunner started and that is still running."""
+    """SIGKILL every process tree a SubprocessRunner started and that is still running."""
     with _LIVE_LOCK:
         groups = list(_LIVE)
     for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+        _signal_tree(pgid, signal.SIGKILL)
 
 
 def stop_children_on_signals() -> None:
@@ -134,8 +177,7 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the group is empty already
-        os.killpg(proc.pid, sig)
+    _signal_tree(proc.pid, sig)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,19 @@ def test_time_limit_kills_the_child_and_its_children(tmp_path: Path) -> None:
     assert "over the 1 s limit" in log.read_text()
 
 
+def test_a_grandchild_in_a_process_group_of_its_own_is_killed_too(tmp_path: Path) -> None:
+    """ninja starts each compile in a new process group: nvcc must not outlive the build's time limit."""
+    pids = tmp_path / "pids"
+    script = f"setsid sleep 60 & echo $! > {pids}; wait"
+    with pytest.raises(ProcessTimeout):
+        SubprocessRunner(grace=0.3)(["sh", "-c", script], env=ENV, cwd=None, log=tmp_path / "log", timeout=0.5)
+    grandchild = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while running(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(grandchild), "a compile in its own process group outlived the build"
+
+
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     script = f"trap '' TERM; sleep 60 & echo $! > {pids}; wait"
