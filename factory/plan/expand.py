@@ -30,6 +30,9 @@ class Dropped:
     cuda: str | None = None
     python: str | None = None
     cxx11_abi: bool | None = None
+    # False where the reason lies with torch or the profile (no such CUDA build, no such CPython wheels),
+    # so that no other release of the package would fare better
+    release_specific: bool = True
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -129,6 +132,8 @@ def plan(
                     if trial.include:
                         result.include.extend(trial.include)
                         break
+                    if not any(d.release_specific for d in trial.dropped):
+                        break  # torch's or the profile's reasons: an older release would be dropped alike
         else:
             for release in buildable:
                 for minor in minors:
@@ -204,9 +209,16 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
     python_universe, compat = context.python_universe, context.compat
     version = release.version
 
-    def dropped(reason: str, **combo: Any) -> None:
+    def dropped(reason: str, release_specific: bool = False, **combo: Any) -> None:
         result.dropped.append(
-            Dropped(package=recipe.package, version=version, torch=minor.minor, reason=reason, **combo)
+            Dropped(
+                package=recipe.package,
+                version=version,
+                torch=minor.minor,
+                reason=reason,
+                release_specific=release_specific,
+                **combo,
+            )
         )
 
     shipped = ", ".join(str(c) for c in minor.cuda)
@@ -274,7 +286,7 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
                 dropped(f"torch {minor.minor} has no CPython {python} wheels{note}; it has {lo}–{hi}", **combo)
                 continue
             if Version(python) not in release.requires_python:
-                dropped(f"{recipe.package} {version} requires Python {release.requires_python}", **combo)
+                dropped(f"{recipe.package} {version} requires Python {release.requires_python}", True, **combo)
                 continue
             spec = BuildSpec(
                 package=recipe.package,
@@ -296,11 +308,11 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
             )
             excluded = next((e for e in matrix.excludes if e.match.matches(spec)), None)
             if excluded is not None:
-                dropped(excluded.reason, **combo)
+                dropped(excluded.reason, True, **combo)
                 continue
             failed = known_failure(compat, spec)
             if failed is not None:
-                dropped(failed.reason(), **combo)
+                dropped(failed.reason(), True, **combo)
                 continue
             result.include.append(_apply_overrides(matrix, recipe, spec))
 
