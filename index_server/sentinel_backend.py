@@ -251,6 +251,8 @@ def message(config: dict, target: str | None, found: dict, release: str, reporti
     torch = found.get("torch")
     if "error" in found:
         lines.append(f"Could not inspect the environment being installed into, {where}: {found['error']}.")
+    elif found.get("torch_error"):
+        lines.append(f"torch in {where} cannot be imported ({found['torch_error']}); repair that install first.")
     elif not torch:
         lines += [
             f"The environment being installed into, {where} (CPython {found.get('python')}), has no torch.",
@@ -260,8 +262,6 @@ def message(config: dict, target: str | None, found: dict, release: str, reporti
             "Builds here:",
             *_builds_block(project, builds),
         ]
-    elif found.get("torch_error"):
-        lines.append(f"torch in {where} cannot be imported ({found['torch_error']}); repair that install first.")
     elif not found.get("cuda"):
         lines.append(f"torch {torch} in {where} is a CPU-only build; these builds need a CUDA build of torch.")
     else:
@@ -347,8 +347,9 @@ def load_config() -> dict:
         return json.load(f)
 
 
-def explain(config: dict, parent: int, environ: dict) -> str:
-    """Probe, report (maybe) and word the failure, for the process `parent` that runs this backend."""
+def explain(config: dict, parent: int, environ: dict, executable: str = sys.executable, send=send_report) -> str:
+    """Probe, report (maybe) and word the failure, for the process `parent` that runs this backend in the
+    interpreter `executable` (pip's own: the one it installs into)."""
     argv = _argv(parent)
     if installer_of(argv) == "uv":
         cwd = None
@@ -356,7 +357,7 @@ def explain(config: dict, parent: int, environ: dict) -> str:
             cwd = os.readlink(f"/proc/{parent}/cwd")
         target = uv_target(argv, _environ(parent), cwd)
     else:
-        target = sys.executable
+        target = executable
     found = probe(target) if target else {"error": "uv's target environment is not a path this backend can see"}
     release = requested_release(argv, config["project"])
     has_tuple = bool(found.get("torch") and found.get("cuda") and not found.get("torch_error") and "error" not in found)
@@ -376,7 +377,7 @@ def explain(config: dict, parent: int, environ: dict) -> str:
             "cxx11_abi": bool(abi) if abi is not None else True,
             "python": found["python"],
         }
-        send_report(config["want_url"], body, user_agent(platform_facts()))
+        send(config["want_url"], body, user_agent(platform_facts()))
     return message(config, target, found, release, reporting)
 
 

@@ -83,6 +83,25 @@ def plan(
     """Expand the matrix (or one profile of it). `releases` (what PyPI has of each package) and `compat`
     (what building has shown) default to the packaged tables, factory/data/releases.toml and compat.toml."""
     profile = matrix.profile(profile_name)
+    result = expand(matrix, knowledge, recipes, profile, releases=releases, compat=compat)
+    if not result.include:
+        raise PlanError(
+            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
+            "run `factory plan` without --json to see why each was dropped"
+        )
+    return result
+
+
+def expand(
+    matrix: MatrixConfig,
+    knowledge: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    profile: Profile,
+    *,
+    releases: ReleaseTable | None = None,
+    compat: Compat | None = None,
+) -> Plan:
+    """`plan` for a Profile value (which may select nothing); factory.plan.wanted expands wanted slices so."""
     releases = load_releases() if releases is None else releases
     compat = load_compat() if compat is None else compat
     result = Plan()
@@ -106,11 +125,6 @@ def plan(
                 if not _torch_selected(matrix, profile, minor):
                     continue
                 _plan_minor(result, matrix, profile, recipe, release, minor, python_universe, compat)
-    if not result.include:
-        raise PlanError(
-            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
-            "run `factory plan` without --json to see why each was dropped"
-        )
     return result
 
 

@@ -22,11 +22,12 @@ MAX_BODY_BYTES = 2048
 MAX_USER_AGENT = 1024
 _REQUIRED = ("torch", "cuda", "cxx11_abi", "python")
 _OPTIONAL = ("release",)
-_CUDA = re.compile(r"^[1-9][0-9]?\.[0-9]{1,2}$")
-_PYTHON = re.compile(r"^3\.[0-9]{1,2}$")
-_PLATFORM_PART = re.compile(r"^[A-Za-z0-9_]{1,24}$")
-_GLIBC = re.compile(r"^[1-9]\.[0-9]{1,3}$")
-_RELEASE_CHARS = re.compile(r"^[A-Za-z0-9.,<>=!~* ]{1,100}$")
+_CUDA = re.compile(r"[1-9][0-9]?\.[0-9]{1,2}")
+_PYTHON = re.compile(r"3\.[0-9]{1,2}")
+_PLATFORM_PART = re.compile(r"[A-Za-z0-9_]{1,24}")
+_GLIBC = re.compile(r"[1-9]\.[0-9]{1,3}")
+_RELEASE_CHARS = re.compile(r"[A-Za-z0-9.,<>=!~* ]{1,100}")
+_VISIBLE = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space: Version() would strip whitespace
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,7 @@ def _body(raw: bytes) -> dict[str, Any]:
 
 def _string(data: dict[str, Any], name: str, limit: int) -> str:
     value = data[name]
-    if not isinstance(value, str) or not value or len(value) > limit or not value.isascii():
+    if not isinstance(value, str) or len(value) > limit or not _VISIBLE.fullmatch(value):
         raise Refused(f"want-{name}", f"{name} must be a short ASCII string, not {str(value)[:40]!r}")
     return value
 
@@ -91,7 +92,7 @@ def _release(data: dict[str, Any]) -> str:
     value = data.get("release")
     if value is None or value == "":
         return ""
-    if not isinstance(value, str) or not _RELEASE_CHARS.match(value):
+    if not isinstance(value, str) or not _RELEASE_CHARS.fullmatch(value):
         raise Refused("want-release", f"release must be a version specifier such as '==1.7.0', not {str(value)[:40]!r}")
     try:
         spec = SpecifierSet(value)
@@ -107,12 +108,12 @@ def parse_report(project: str, raw: bytes, user_agent: str | None) -> ParsedRepo
     data = _body(raw)
     torch = _torch(data)
     cuda = _string(data, "cuda", 8)
-    if not _CUDA.match(cuda):
+    if not _CUDA.fullmatch(cuda):
         raise Refused("want-cuda", f"cuda {cuda!r} is not a CUDA version such as 13.0")
     if not isinstance(data["cxx11_abi"], bool):
         raise Refused("want-abi", f"cxx11_abi must be true or false, not {str(data['cxx11_abi'])[:20]!r}")
     python = _string(data, "python", 8)
-    if not _PYTHON.match(python):
+    if not _PYTHON.fullmatch(python):
         raise Refused("want-python", f"python {python!r} is not a CPython 3 version such as 3.12")
     platform, glibc = platform_of(user_agent)
     key = WantKey(
@@ -138,13 +139,13 @@ def platform_of(user_agent: str | None) -> tuple[str, str | None]:
         return "unknown", None
     if not isinstance(info, dict):
         return "unknown", None
-    system = info.get("system") if isinstance(info.get("system"), dict) else {}
+    system: dict[str, Any] = info["system"] if isinstance(info.get("system"), dict) else {}
     name, cpu = system.get("name"), info.get("cpu")
     if not (
-        isinstance(name, str) and isinstance(cpu, str) and _PLATFORM_PART.match(name) and _PLATFORM_PART.match(cpu)
+        isinstance(name, str) and isinstance(cpu, str) and _PLATFORM_PART.fullmatch(name) and _PLATFORM_PART.fullmatch(cpu)
     ):
         return "unknown", None
-    libc = info.get("libc") if isinstance(info.get("libc"), dict) else {}
+    libc: dict[str, Any] = info["libc"] if isinstance(info.get("libc"), dict) else {}
     version = libc.get("version")
-    glibc = version if libc.get("lib") == "glibc" and isinstance(version, str) and _GLIBC.match(version) else None
+    glibc = version if libc.get("lib") == "glibc" and isinstance(version, str) and _GLIBC.fullmatch(version) else None
     return f"{name.lower()}_{cpu}", glibc

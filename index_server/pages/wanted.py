@@ -58,7 +58,7 @@ def sentinel_builds(records: Sequence[FileRecord], root_cuda_major: Mapping[str,
         if facts is None or record.yanked_reason is not None:
             continue
         major = int(facts.cuda.split(".")[0])
-        channels = (f"/cu{major}/simple/",)
+        channels: tuple[str, ...] = (f"/cu{major}/simple/",)
         if root_cuda_major.get(facts.torch_minor) == major:
             channels = ("/simple/", *channels)
         found.add(SentinelBuild(facts.version, facts.torch_minor, facts.cuda, facts.cxx11_abi, facts.python, channels))

@@ -46,7 +46,15 @@ def _key_values(key: WantKey) -> tuple[str | int, ...]:
 
 
 def _want(row: sqlite3.Row) -> Want:
-    key = WantKey(**{c: (bool(row[c]) if c == "cxx11_abi" else row[c]) for c in _KEY_COLUMNS})
+    key = WantKey(
+        project=row["project"],
+        release=row["release"],
+        torch=row["torch"],
+        cuda=row["cuda"],
+        cxx11_abi=bool(row["cxx11_abi"]),
+        python=row["python"],
+        platform=row["platform"],
+    )
     return Want(
         key=key,
         count=row["count"],
