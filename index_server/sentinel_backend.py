@@ -19,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 
 OPT_OUT = "FACTORY_INDEX_NO_REPORT"
 CONFIG_NAME = "factory_sentinel.json"
@@ -347,7 +348,9 @@ def load_config() -> dict:
         return json.load(f)
 
 
-def explain(config: dict, parent: int, environ: dict, executable: str = sys.executable, send=send_report) -> str:
+def explain(
+    config: dict, parent: int, environ: dict, executable: str = sys.executable, send: Callable = send_report
+) -> str:
     """Probe, report (maybe) and word the failure, for the process `parent` that runs this backend in the
     interpreter `executable` (pip's own: the one it installs into)."""
     argv = _argv(parent)

@@ -141,7 +141,9 @@ def platform_of(user_agent: str | None) -> tuple[str, str | None]:
         return "unknown", None
     system: dict[str, Any] = info["system"] if isinstance(info.get("system"), dict) else {}
     name, cpu = system.get("name"), info.get("cpu")
-    if not all(isinstance(part, str) and _PLATFORM_PART.fullmatch(part) for part in (name, cpu)):
+    if not (isinstance(name, str) and isinstance(cpu, str)) or not (
+        _PLATFORM_PART.fullmatch(name) and _PLATFORM_PART.fullmatch(cpu)
+    ):
         return "unknown", None
     libc: dict[str, Any] = info["libc"] if isinstance(info.get("libc"), dict) else {}
     version = libc.get("version")
