@@ -149,3 +149,16 @@ def test_factory_plan_wanted_reads_a_data_directory(tmp_path: Path, capsys: pyte
         "causal-conv1d-1.7.0-cu13.0-torch2.14-cp313-abi1",
         "causal-conv1d-1.7.0-cu13.0-torch2.14-cp312-abi1",
     ]
+
+
+def test_workflow_batches_keep_the_plan_files_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --wanted-first` moves wanted tuples first; the batches built from its file keep that order."""
+    specs = plan(MATRIX, load_knowledge(), load_recipes(), "cu13").include
+    last = specs[-1]
+    data = {"include": [last.to_json(), *(s.to_json() for s in specs[:-1])], "dropped": []}
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+    argv = ["workflow", "batches", "--slots", "1", "--plan", str(tmp_path / "plan.json"), "--profile", "cu13"]
+    assert main([*argv, "--matrix", str(ROOT / "matrix.toml")]) == 0
+    batch = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("batch1="))
+    cells = json.loads(batch.removeprefix("batch1="))["include"]
+    assert last.id in cells[0]["tuples"] and specs[0].id not in cells[0]["tuples"]
