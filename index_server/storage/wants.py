@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
-from filelock import FileLock
-
 from index_server.errors import Refused
+from index_server.storage import sqlite
 from index_server.wants import Want, WantKey
 
 _SCHEMA = """
@@ -77,20 +76,10 @@ class WantStore:
         self.path = path
         self.max_rows, self.max_per_project = max_rows, max_per_project
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(path.with_name(path.name + ".init.lock")).acquire(poll_interval=0.005), self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        sqlite.create(path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.connect(self.path)
 
     def record(self, key: WantKey, glibc: str | None, now: datetime, served_by: str | None = None) -> Want:
         """Count one report of `key`; `served_by` names a file already serving it (a new row starts served).
