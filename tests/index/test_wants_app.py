@@ -99,3 +99,10 @@ def test_the_sentinel_names_the_builds_and_the_want_url_and_matches_its_link(tmp
             "channels": ["/simple/", "/cu13/simple/"],
         }
     ]
+
+
+def test_the_plan_reaches_worker_processes(tmp_path: Path) -> None:
+    from index_server.worker_entry import settings_from_json, settings_to_json
+
+    settings, _ = _app(tmp_path)
+    assert settings.want_plan is not None and settings_from_json(settings_to_json(settings)) == settings

@@ -135,6 +135,11 @@ def test_a_miss_is_reported_listed_built_and_then_installed(world: World) -> Non
     posts = len(world.posts())
     code, quiet, _ = world.install(FACTORY_INDEX_NO_REPORT="1")
     assert code != 0 and "nothing was sent to this index (FACTORY_INDEX_NO_REPORT is set)" in quiet
+    # uv runs the backend in a build venv of its own: the sentinel finds the target through uv's --python
+    argv = [str(VENV_BIN / "uv"), "pip", "install", "--python", str(world.python), "causal-conv1d"]
+    done = run([*argv, "--index-url", f"{world.url}/simple"], {**world.env, "FACTORY_INDEX_NO_REPORT": "1"})
+    assert done.returncode != 0 and f"This environment: {world.python}" in done.stderr, done.stderr
+    assert "causal-conv1d for torch 2.14 + CUDA 13.0 + C++11 ABI + cp311" in done.stderr
     time.sleep(3)  # a report, had one left, would be in by now
     assert len(world.posts()) == posts and world.wants()[0]["count"] == 1
 
