@@ -13,7 +13,7 @@ from index_server.errors import IndexError as IndexRefusal
 from index_server.front import AccessLog, FrontApp
 from index_server.local import LocalIndex
 from index_server.pages.cache import PageCache
-from index_server.routers import files, simple, upload, web
+from index_server.routers import files, simple, upload, wants, web
 from index_server.settings import IndexSettings
 from index_server.storage.generation import CatalogGeneration
 from index_server.upstream import Upstream
@@ -43,7 +43,7 @@ def create_app(settings: IndexSettings) -> FrontApp:
     async def refusal(request: Request, err: IndexRefusal) -> Response:
         return PlainTextResponse(f"{err.status} {type(err).__name__}: {err}", status_code=err.status)
 
-    for module in (simple, files, upload, web):
+    for module in (simple, files, upload, wants, web):
         app.include_router(module.router)
     return FrontApp(
         app,

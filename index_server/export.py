@@ -23,6 +23,7 @@ from index_server.pages.simple import (
     render_project_html,
     render_project_json,
 )
+from index_server.pages.wanted import sentinel_builds, wanted_rows
 from index_server.pages.web import render_home, render_project
 from index_server.sentinel import build_sentinel, sentinel_filename
 
@@ -74,13 +75,16 @@ def export_static(index: LocalIndex, out: Path, base_url: str) -> int:
             count += 1
     reports = index.catalog.reports()
     for project in projects:
-        sentinel = build_sentinel(project, matrix_url(base_url, project))
+        mine = [r for r in records if r.project == project]
+        # A static copy cannot take reports: its sentinel names the builds and reports nothing.
+        sentinel = build_sentinel(project, matrix_url(base_url, project), None, sentinel_builds(mine, root_map))
         _write(out / "files" / project / sentinel_filename(project), sentinel)
-        matrix = build_matrix(project, [r for r in records if r.project == project], reports)
+        matrix = build_matrix(project, mine, reports)
         empty: dict[str, str | None] = {"torch": None, "cuda": None, "python": None}
+        wanted = wanted_rows(index.wants.wants(project), index.settings.want_plan)
         _write(
             out / "project" / project / "index.html",
-            render_project(matrix, base_url, empty, root_map).encode(),
+            render_project(matrix, base_url, empty, root_map, wanted).encode(),
         )
         count += 2
     _write(out / "index.html", render_home(records, base_url).encode())

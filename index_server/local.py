@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from index_server.admit.ingest import Ingestor, IngestResult
+from index_server.pages.wanted import build_facts
 from index_server.settings import IndexSettings
-from index_server.storage.catalog import Catalog, FileRecord
+from index_server.storage.catalog import Catalog, FileRecord, now_utc
 from index_server.storage.files import FileStore
 from index_server.storage.reports import ReportStore
+from index_server.storage.wants import WantStore
+from index_server.wants import WantKey, fits
 
 __all__ = ["IngestResult", "LocalIndex"]
 
@@ -26,13 +29,34 @@ class LocalIndex:
         self.catalog = Catalog(self.settings.catalog_path)
         self.ingestor = Ingestor(self.store, self.catalog, self.settings.limits)
         self.reports = ReportStore(self.settings.reports_dir, self.catalog, self.store.tmp)
+        self.wants = WantStore(
+            self.settings.wants_path,
+            max_rows=self.settings.max_wants,
+            max_per_project=self.settings.max_wants_per_project,
+        )
 
     def ingest(self, path: Path, filename: str | None = None) -> IngestResult:
         """Validate and store one wheel or sdist; an identical re-ingest is a no-op success.
 
-        Raises InvalidDistribution (bad file), FileConflict (same name, other bytes), TooLarge.
+        Raises InvalidDistribution (bad file), FileConflict (same name, other bytes), TooLarge. The wants
+        the new file serves are marked served by it.
         """
-        return self.ingestor.ingest(path, filename)
+        result = self.ingestor.ingest(path, filename)
+        record = self.catalog.get(result.filename)
+        if result.created and record is not None and record.yanked_reason is None:
+            facts = build_facts(record)
+            if facts is not None:
+                self.wants.mark_served(record.project, record.filename, lambda key: fits(key, facts), now_utc())
+        return result
+
+    def serving(self, key: WantKey) -> str | None:
+        """The newest stored wheel that serves `key`, if any."""
+        found = [
+            r
+            for r in self.catalog.files(key.project)
+            if r.yanked_reason is None and (facts := build_facts(r)) is not None and fits(key, facts)
+        ]
+        return max(found, key=lambda r: r.upload_time).filename if found else None
 
     def build_infos(self) -> list[dict[str, Any]]:
         """factory_build.json of every stored wheel that has one, plus its "filename"."""

@@ -1,8 +1,10 @@
 """The sentinel sdist: version 0.0.0 of every hosted project, whose build fails at once with advice.
 
 pip and uv reach it only after every real wheel was rejected (wrong torch, CUDA or Python). Its in-tree
-build backend raises before anything compiles, naming the project's build-matrix page. The archive is
-deterministic (fixed mtimes, sorted members) so its sha256 is stable for a given URL.
+build backend (`sentinel_backend.py`, packed verbatim) raises before anything compiles: it names the tuple
+of the environment being installed into, the nearest builds the index has (baked in here as
+`factory_sentinel.json`, with the project's page and the URL wants are reported to) and what happens next.
+The archive is deterministic (fixed mtimes, fixed member order) so its sha256 is stable for given inputs.
 """
 
 from __future__ import annotations
@@ -10,33 +12,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import tarfile
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from importlib import resources
 
 SENTINEL_VERSION = "0.0.0"
-
-_BACKEND = '''"""Build backend of a sentinel: it refuses every build (nothing is compiled)."""
-
-import platform
-import sys
-
-MESSAGE = {message!r}
-
-
-def _refuse(*args, **kwargs):
-    here = f"(this installer runs Python {{platform.python_version()}} on {{sys.platform}} {{platform.machine()}})"
-    raise SystemExit(MESSAGE + here + "\\n")
-
-
-get_requires_for_build_wheel = _refuse
-get_requires_for_build_sdist = _refuse
-prepare_metadata_for_build_wheel = _refuse
-build_wheel = _refuse
-build_sdist = _refuse
-get_requires_for_build_editable = _refuse
-prepare_metadata_for_build_editable = _refuse
-build_editable = _refuse
-'''
 
 _PYPROJECT = """[build-system]
 requires = []
@@ -49,18 +31,27 @@ def sentinel_filename(project: str) -> str:
     return f"{project.replace('-', '_')}-{SENTINEL_VERSION}.tar.gz"
 
 
-def sentinel_message(project: str, matrix_url: str) -> str:
-    return (
-        f"\n\n{project}: no prebuilt wheel on this index matches your torch / CUDA / Python.\n"
-        f"This is the index's sentinel {project} {SENTINEL_VERSION}: the installer reached it because every "
-        "real build was rejected (their torch pin, CUDA channel or Python tag did not fit).\n"
-        f"See which builds exist: {matrix_url}\n"
-        "Install a torch that a build supports, or use the channel of your CUDA major "
-        "(.../cu12/simple, .../cu13/simple).\n"
-        "Used pip install --force-reinstall? It makes pip resolve torch again, which this index never serves, "
-        "so no build's torch requirement can be met. Fix: add --no-deps, or add torch's own index "
-        "(https://download.pytorch.org/whl/cuXXX) with --extra-index-url. Nothing was compiled.\n"
-    )
+@dataclass(frozen=True, order=True)
+class SentinelBuild:
+    """One build the index has, as the sentinel words it: "causal-conv1d 1.7.0 for torch 2.14 + ..."."""
+
+    version: str  # public
+    torch: str  # minor
+    cuda: str  # toolkit, "13.0"
+    abi: bool
+    python: str  # "3.11"
+    channels: tuple[str, ...]  # "/simple/", "/cu13/simple/"
+
+
+def sentinel_config(
+    project: str, matrix_url: str, want_url: str | None, builds: tuple[SentinelBuild, ...]
+) -> dict[str, object]:
+    return {
+        "project": project,
+        "page": matrix_url,
+        "want_url": want_url,
+        "builds": [{**asdict(b), "channels": list(b.channels)} for b in builds],
+    }
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -72,9 +63,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _backend_source() -> bytes:
+    return resources.files("index_server").joinpath("sentinel_backend.py").read_bytes()
+
+
 @lru_cache(maxsize=256)
-def build_sentinel(project: str, matrix_url: str) -> bytes:
-    """The sentinel sdist's bytes for `project`, pointing at `matrix_url`."""
+def build_sentinel(
+    project: str, matrix_url: str, want_url: str | None = None, builds: tuple[SentinelBuild, ...] = ()
+) -> bytes:
+    """The sentinel sdist's bytes for `project`: pointing at `matrix_url`, reporting wants to `want_url`
+    (None: it reports nothing), naming `builds` (in the order given) as what the index has."""
     base = f"{project.replace('-', '_')}-{SENTINEL_VERSION}"
     pkg_info = (
         "Metadata-Version: 2.1\n"
@@ -85,11 +83,9 @@ def build_sentinel(project: str, matrix_url: str) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, f"{base}/PKG-INFO", pkg_info)
-        _add(
-            tar,
-            f"{base}/factory_sentinel_backend.py",
-            _BACKEND.format(message=sentinel_message(project, matrix_url)).encode(),
-        )
+        _add(tar, f"{base}/factory_sentinel_backend.py", _backend_source())
+        config = sentinel_config(project, matrix_url, want_url, builds)
+        _add(tar, f"{base}/factory_sentinel.json", json.dumps(config, indent=1, sort_keys=True).encode())
         _add(tar, f"{base}/pyproject.toml", _PYPROJECT.encode())
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
@@ -97,5 +93,7 @@ def build_sentinel(project: str, matrix_url: str) -> bytes:
     return out.getvalue()
 
 
-def sentinel_sha256(project: str, matrix_url: str) -> str:
-    return hashlib.sha256(build_sentinel(project, matrix_url)).hexdigest()
+def sentinel_sha256(
+    project: str, matrix_url: str, want_url: str | None = None, builds: tuple[SentinelBuild, ...] = ()
+) -> str:
+    return hashlib.sha256(build_sentinel(project, matrix_url, want_url, builds)).hexdigest()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from index_server.wants import WantPlan
+
 DEFAULT_UPSTREAM = "https://pypi.org/simple/"
 # torch (and the packages that pin one exact torch) are never taken from upstream, so a resolver can only
 # keep the user's torch and backtrack to the build whose pin it satisfies. torch pins its own CUDA
@@ -42,6 +44,11 @@ class IndexSettings:
     access_log: Path | None = None  # one line per request: "METHOD PATH STATUS"
     worker_header: bool = False  # add X-Index-Worker: <pid> to every answer (tests, benchmarks)
     limits: Limits = field(default_factory=Limits)
+    # issue 23: sentinels report the tuple they found no build for; the page lists them, judged by the plan.
+    record_wants: bool = True  # False: sentinels report nothing and POST /wants/ answers 404
+    max_wants: int = 10_000  # distinct wanted tuples kept, all projects
+    max_wants_per_project: int = 1_000
+    want_plan: WantPlan | None = None  # the factory's verdicts (`factory serve` computes them from matrix.toml)
 
     def blocks_upstream(self, name: str) -> bool:
         """True when `name` must never be served from upstream (torch and its companions by default)."""
@@ -59,3 +66,7 @@ class IndexSettings:
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def wants_path(self) -> Path:
+        return self.data_dir / "wants.sqlite3"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from index_server.settings import IndexSettings, Limits
+from index_server.wants import WantPlan
 
 SETTINGS_ENV = "FACTORY_INDEX_SETTINGS_FILE"
 APP_FACTORY = "index_server.worker_entry:create_app_from_environment"
@@ -36,6 +37,8 @@ def _plain(value: Any) -> Any:
         return list(value)
     if isinstance(value, Limits):
         return dataclasses.asdict(value)
+    if isinstance(value, WantPlan):
+        return value.to_json()
     return value
 
 
@@ -59,6 +62,8 @@ def settings_from_json(text: str) -> IndexSettings:
             values[name] = tuple(value)
         elif "Limits" in hint:
             values[name] = Limits(**value)
+        elif "WantPlan" in hint:
+            values[name] = WantPlan.from_json(value)
         else:
             values[name] = value
     return IndexSettings(**values)

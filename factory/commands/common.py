@@ -22,6 +22,8 @@ from factory.plan.matrix import load_matrix
 from factory.plan.recipes import load_recipes
 from factory.plan.releases import load_releases
 from factory.plan.spec import BuildSpec
+from factory.plan.wanted import WantedPlan, plan_wanted, widen
+from factory.run.index_wants import read_wants
 
 
 def add_matrix_options(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +48,26 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         releases=load_releases(args.releases),
         compat=load_compat(args.compat),
     )
+
+
+def add_wanted_option(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    parser.add_argument(flag, default=None, metavar="URL_OR_DATA", help=help_text)
+
+
+def wanted_of(args: argparse.Namespace, source: str, selected: Plan) -> WantedPlan:
+    """The unserved wants of the index at `source` planned against `selected` (the profile's plan), the rest
+    from the full matrix's knowledge with the profile's build settings."""
+    matrix = load_matrix(args.matrix)
+    knowledge, recipes = load_knowledge(args.knowledge), load_recipes(args.recipes)
+    widened = widen(
+        matrix,
+        knowledge,
+        recipes,
+        matrix.profile(args.profile),
+        releases=load_releases(args.releases),
+        compat=load_compat(args.compat),
+    )
+    return plan_wanted(read_wants(source), selected.include, widened)
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """What the index commands share: the --data option, their error class, and the facts the index needs.
 
 The index reads no factory table: the CUDA major of PyPI's torch per torch minor (which builds the root
-`/simple/` lists) is computed here from the knowledge table and handed in through IndexSettings.
+`/simple/` lists) is computed here from the knowledge table, and the plan's verdicts on wanted tuples from
+the matrix, and both are handed in through IndexSettings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from pathlib import Path
 
 from factory.errors import FactoryError
 from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import Profile, load_matrix
+from factory.plan.recipes import load_recipes
+from factory.plan.wanted import widen
+from index_server.wants import WantPlan
 
 
 class IndexCommandError(FactoryError):
@@ -25,3 +30,9 @@ def add_data(parser: argparse.ArgumentParser) -> None:
 def root_cuda_major(args: argparse.Namespace) -> dict[str, int]:
     """torch minor -> CUDA major of PyPI's own torch of that minor (the root channel's choice)."""
     return load_knowledge(args.knowledge).pypi_cuda_major()
+
+
+def want_plan(matrix: Path, args: argparse.Namespace) -> WantPlan:
+    """What the full matrix's knowledge can build, for the index to judge wants by (factory.plan.wanted)."""
+    knowledge = load_knowledge(args.knowledge)
+    return widen(load_matrix(matrix), knowledge, load_recipes(None), Profile(name="full")).table

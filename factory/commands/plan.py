@@ -13,11 +13,19 @@ from rich.console import Console
 from rich.table import Table
 
 from factory.ci.workflow import cells_of
-from factory.commands.common import add_matrix_options, default_cache, plan_from_args, sdist_overrides
+from factory.commands.common import (
+    add_matrix_options,
+    add_wanted_option,
+    default_cache,
+    plan_from_args,
+    sdist_overrides,
+    wanted_of,
+)
 from factory.context import BuildContext
 from factory.plan.expand import Plan
 from factory.plan.job import resolve
 from factory.plan.recipes import load_recipes
+from factory.plan.wanted import WantedPlan
 from factory.run.builds import PlannedBuilds, arch_list, plan_builds
 from factory.run.index_builds import published_builds
 from factory.run.pipeline import compute_input_key
@@ -51,19 +59,71 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PACKAGE=PATH",
         help="with --index: key PACKAGE by this local sdist instead of PyPI's (repeatable)",
     )
+    wanted = p.add_mutually_exclusive_group()
+    add_wanted_option(
+        wanted,
+        "--wanted",
+        "plan only the tuples the index at this URL (or data directory) was asked for and has not served, most "
+        "wanted first: from this plan where one of its tuples serves a want, else from the full matrix's knowledge "
+        "with the profile's build settings; lists the wants it cannot build with the reason",
+    )
+    add_wanted_option(
+        wanted,
+        "--wanted-first",
+        "the whole plan, with the tuples of it that the index's unserved wants need moved first (most wanted "
+        "first); wants this plan cannot serve are listed, not added (the scheduled workflow's cells re-plan)",
+    )
     p.set_defaults(handler=run)
 
 
+def _with_wants(args: argparse.Namespace, result: Plan) -> tuple[Plan, WantedPlan | None]:
+    source = args.wanted or args.wanted_first
+    if source is None:
+        return result, None
+    wanted = wanted_of(args, source, result)
+    ids = {s.id for s in result.include}
+    if args.wanted:
+        return Plan(include=[t.spec for t in wanted.include], dropped=result.dropped), wanted
+    first = [t.spec for t in wanted.include if t.spec.id in ids]
+    chosen = {s.id for s in first}
+    return Plan(include=first + [s for s in result.include if s.id not in chosen], dropped=result.dropped), wanted
+
+
+def _wanted_json(wanted: WantedPlan | None, planned: Plan) -> dict[str, object]:
+    if wanted is None:
+        return {}
+    ids = {s.id for s in planned.include}
+    body = wanted.to_json()
+    body["wanted_outside"] = [w for w in body["wanted"] if w["id"] not in ids]
+    body["wanted"] = [w for w in body["wanted"] if w["id"] in ids]
+    return body
+
+
+def render_wanted(wanted: WantedPlan | None, planned: Plan, console: Console) -> None:
+    if wanted is None:
+        return
+    ids = {s.id for s in planned.include}
+    for t in wanted.include:
+        where = "planned" if t.spec.id in ids else "[yellow]outside this plan[/] (factory run --wanted builds it)"
+        console.print(f"wanted ×{t.count}: {t.spec.id} — {where}")
+    for n in wanted.not_planned:
+        console.print(f"[red]not buildable[/] ×{n.want.count}: {n.want.key.project} {n.want.key.label}: {n.reason}")
+    if not wanted.include and not wanted.not_planned:
+        console.print("no unserved wants on that index")
+
+
 def run(args: argparse.Namespace) -> int:
-    result = plan_from_args(args)
+    result, wanted = _with_wants(args, plan_from_args(args))
     if args.index is None:
         if args.json:
-            data = result.to_json()
+            data = {**result.to_json(), **_wanted_json(wanted, result)}
             if args.cells:
                 data["cells"] = [c.to_json() for c in cells_of(result.include)]
             print(json.dumps(data, indent=None, separators=(",", ":")))
         else:
-            render(result, Console(), show_dropped=args.dropped)
+            console = Console()
+            render(result, console, show_dropped=args.dropped)
+            render_wanted(wanted, result, console)
         return 0
     planned = against_index(args, result)
     todo = [s for s in result.include if s.id in planned.builds]
@@ -74,10 +134,12 @@ def run(args: argparse.Namespace) -> int:
         body["refused"] = [{"id": i, "reason": r} for i, r in planned.refused.items()]
         if args.cells:
             body["cells"] = [c.to_json() for c in cells_of(todo)]
+        body.update(_wanted_json(wanted, result))
         print(json.dumps(body, indent=None, separators=(",", ":")))
         return 0
     console = Console()
     render(Plan(include=todo, dropped=result.dropped), console, show_dropped=args.dropped)
+    render_wanted(wanted, result, console)
     console.print(f"{len(planned.unchanged)} tuples up to date on {args.index}")
     for ident, reason in planned.refused.items():
         console.print(f"[red]refused[/] {ident}: {reason}")

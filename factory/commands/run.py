@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
-from factory.commands.common import add_build_options, add_selection_options, context_from_args, selected_plan
+from factory.commands.common import (
+    add_build_options,
+    add_selection_options,
+    add_wanted_option,
+    context_from_args,
+    plan_from_args,
+    selected_plan,
+    wanted_of,
+)
 from factory.context import BuildContext
+from factory.plan.expand import Dropped
 from factory.plan.job import Job, resolve
 from factory.plan.spec import BuildSpec
 from factory.run.matrix_run import default_jobs, run_matrix
@@ -58,12 +68,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, default=Path("data"), help="the index to publish into (default: ./data)")
     p.add_argument("--work", type=Path, default=None, help="build records and logs (default: DATA/../work)")
     p.add_argument("--jobs", type=int, default=None, help="tuples built at once (default: sized from cores and memory)")
+    add_wanted_option(
+        p,
+        "--wanted",
+        "build only the tuples the index at this URL (or data directory) was asked for and has not served, most "
+        "wanted first (see `factory plan --wanted`); --profile gives their build settings, --only filters them",
+    )
     p.set_defaults(handler=run)
+
+
+def wanted_specs(args: argparse.Namespace, console: Console) -> tuple[list[BuildSpec], list[Dropped]]:
+    """The wanted tuples --only selects (most wanted first), and the plan's dropped combinations of their packages."""
+    planned = plan_from_args(args)
+    wanted = wanted_of(args, args.wanted, planned)
+    for n in wanted.not_planned:
+        console.print(f"[yellow]not buildable[/] ×{n.want.count} {n.want.key.project} {n.want.key.label}: {n.reason}")
+    specs = [t.spec for t in wanted.include if fnmatch.fnmatch(t.spec.id, args.only)]
+    for t in wanted.include:
+        if t.spec in specs:
+            console.print(f"wanted ×{t.count}: {t.spec.id}")
+    packages = {s.package for s in specs}
+    return specs, [d for d in planned.dropped if d.package in packages]
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    specs, dropped = selected_plan(args)
+    specs, dropped = wanted_specs(args, console) if args.wanted else selected_plan(args)
+    if not specs:
+        console.print(f"nothing wanted to build on {args.wanted}")
+        return 0
     jobs = args.jobs if args.jobs is not None else machine_jobs()
     ctx = context_from_args(args, tuple_jobs=jobs)
     data = args.data.resolve()

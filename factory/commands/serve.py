@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from factory.commands.index_options import IndexCommandError, add_data, root_cuda_major
+from factory.commands.index_options import IndexCommandError, add_data, root_cuda_major, want_plan
 from index_server.settings import DEFAULT_NEVER_UPSTREAM, DEFAULT_UPSTREAM, IndexSettings
 
 TOKENS_ENV = "FACTORY_UPLOAD_TOKENS"
@@ -37,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     # issue 10: worker processes (each its own SQLite connections and page cache)
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
     serve.add_argument("--worker-header", action="store_true", help="add X-Index-Worker: <pid> to every answer")
+    # issue 23: what sentinels report, and the plan's verdict on it
+    serve.add_argument(
+        "--matrix",
+        type=Path,
+        default=Path("matrix.toml"),
+        help="the matrix whose plan judges wanted tuples on the pages (default: ./matrix.toml; none there: unjudged)",
+    )
+    serve.add_argument("--no-wants", action="store_true", help="sentinels report nothing; /wants/ records nothing")
     serve.set_defaults(handler=run_serve)
 
 
@@ -53,6 +61,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Ind
         public_url=args.public_url,
         access_log=args.access_log,
         worker_header=args.worker_header,
+        record_wants=not args.no_wants,
+        want_plan=want_plan(args.matrix, args) if args.matrix.is_file() else None,
     )
 
 

@@ -121,7 +121,8 @@ def _cells(args: argparse.Namespace) -> list[Cell]:
         if getattr(args, "plan", None) is None:
             return cells_of(specs)
         builds = builds_of_plan(_read_plan(args.plan), specs)
-        return cells_of([s for s in specs if s.id in builds], builds)
+        by_id = {s.id: s for s in specs}
+        return cells_of([by_id[i] for i in builds], builds)  # in the plan file's order (wanted cells first)
     except CellError as err:
         raise PlanError(str(err)) from None
 

@@ -97,6 +97,26 @@ def plan(
                 for torch, python in profile.combos
             ]
         )  # fmt: skip
+    result = expand(matrix, knowledge, recipes, profile, releases=releases, compat=compat, toolkits=toolkits)
+    if not result.include:
+        raise PlanError(
+            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
+            "run `factory plan` without --json to see why each was dropped"
+        )
+    return result
+
+
+def expand(
+    matrix: MatrixConfig,
+    knowledge: Knowledge,
+    recipes: dict[NormalizedName, Recipe],
+    profile: Profile,
+    *,
+    releases: ReleaseTable | None = None,
+    compat: Compat | None = None,
+    toolkits: ToolkitTable | None = None,
+) -> Plan:
+    """`plan` for a Profile value (which may select nothing); factory.plan.wanted expands wanted slices so."""
     releases = load_releases() if releases is None else releases
     compat = load_compat() if compat is None else compat
     toolkits = load_toolkits() if toolkits is None else toolkits
@@ -138,11 +158,6 @@ def plan(
             for release in buildable:
                 for minor in minors:
                     _plan_minor(result, context, release, minor)
-    if not result.include:
-        raise PlanError(
-            f"profile {profile.name!r} selects no buildable tuple ({len(result.dropped)} dropped); "
-            "run `factory plan` without --json to see why each was dropped"
-        )
     return result
 
 
@@ -279,7 +294,7 @@ def _plan_minor(result: Plan, context: _Context, release: Release, minor: TorchM
                 archs = tuple(a for a in archs if a in source.sass)
         platform = variant.platform if profile.torch_floor else build_platform(variant.platform)
         for python in pythons:
-            combo = {"cuda": str(cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
+            combo: dict[str, Any] = {"cuda": str(cuda), "python": python, "cxx11_abi": variant.cxx11_abi}
             if python not in minor.pythons:
                 note = " (experimental there, so not built)" if python in minor.experimental_pythons else ""
                 lo, hi = minor.pythons[0], minor.pythons[-1]

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index_server.pages.channels import ALL_CHANNELS
 from index_server.pages.matrix import Matrix, RowKey
+from index_server.pages.wanted import WantRow
 from index_server.pages.wheel_notes import wheel_notes
 from index_server.storage.catalog import FileRecord
 
@@ -79,11 +80,16 @@ def row_channels(key: RowKey, root_cuda_major: Mapping[str, int]) -> str:
 
 
 def render_project(
-    matrix: Matrix, base: str, filters: dict[str, str | None], root_cuda_major: Mapping[str, int]
+    matrix: Matrix,
+    base: str,
+    filters: dict[str, str | None],
+    root_cuda_major: Mapping[str, int],
+    wanted: Sequence[WantRow] = (),
 ) -> str:
     base = base.rstrip("/")
     return _ENV.get_template("project.html").render(
         m=matrix,
+        wanted=wanted,
         base=base,
         f=filters,
         install=install_lines(matrix.project, base),

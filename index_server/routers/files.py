@@ -9,7 +9,8 @@ from index_server.admit.ingest import METADATA_SUFFIX
 from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, metadata_key
 from index_server.pages.cache import RawPage, make_page
-from index_server.pages.hosted import matrix_url
+from index_server.pages.hosted import matrix_url, want_url
+from index_server.pages.wanted import sentinel_builds
 from index_server.routers.caching import cached_response, matches
 from index_server.sentinel import build_sentinel, sentinel_filename, sentinel_sha256
 
@@ -42,13 +43,20 @@ def _metadata_page(ctx: IndexContext, project: str, filename: str) -> RawPage | 
 
 @router.api_route("/files/{project}/{filename}", methods=["GET", "HEAD"])
 def get_file(request: Request, ctx: Context, project: str, filename: str) -> Response:
-    if filename == sentinel_filename(project) and ctx.index.files(project):
-        url = matrix_url(ctx.base_url(request), project)
-        etag = f'"{sentinel_sha256(project, url)}"'
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    records = ctx.index.files(project) if filename == sentinel_filename(project) else []
+    if records:
+        base = ctx.base_url(request)
+        args = (
+            matrix_url(base, project),
+            want_url(base, project) if ctx.settings.record_wants else None,
+            sentinel_builds(records, ctx.settings.root_cuda_major),
+        )
+        etag = f'"{sentinel_sha256(project, *args)}"'
+        # Its bytes name the builds the index has, so they change when a build is published.
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
         if matches(request, etag):
             return Response(status_code=304, headers=headers)
-        return Response(build_sentinel(project, url), media_type="application/gzip", headers=headers)
+        return Response(build_sentinel(project, *args), media_type="application/gzip", headers=headers)
     if filename.endswith(METADATA_SUFFIX):
         page, hit = ctx.pages.get_or_render(
             metadata_key(project, filename),

@@ -10,7 +10,7 @@ from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, host_key, index_key, project_key
 from index_server.pages.cache import RawPage, make_page
 from index_server.pages.channels import Channel
-from index_server.pages.hosted import files_base_for, hosted_page, matrix_url
+from index_server.pages.hosted import files_base_for, hosted_page, matrix_url, want_url
 from index_server.pages.negotiate import negotiate
 from index_server.pages.simple import (
     ProjectPage,
@@ -76,6 +76,7 @@ def _hosted(
         ctx.settings.root_cuda_major,
         files_base=files_base_for(channel),
         matrix_url=matrix_url(ctx.base_url(request), name),
+        want_url=want_url(ctx.base_url(request), name) if ctx.settings.record_wants else None,
     )
     return make_page(_render(page, kind), media_type, _max_age(ctx))
 

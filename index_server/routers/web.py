@@ -8,6 +8,7 @@ from packaging.utils import canonicalize_name
 
 from index_server.context import Context
 from index_server.pages.matrix import build_matrix, filter_matrix
+from index_server.pages.wanted import wanted_rows
 from index_server.pages.web import render_home, render_project
 from index_server.routers.caching import page_response
 
@@ -39,8 +40,9 @@ def project(
     if not records and not matrix.rows:
         raise HTTPException(404, f"{name} is not hosted on this index")
     filters = {"torch": torch, "cuda": cuda, "python": python}
+    wanted = wanted_rows(ctx.index.wants.wants(name), ctx.settings.want_plan)
     body = render_project(
-        filter_matrix(matrix, **filters), ctx.base_url(request), filters, ctx.settings.root_cuda_major
+        filter_matrix(matrix, **filters), ctx.base_url(request), filters, ctx.settings.root_cuda_major, wanted
     ).encode()
     return page_response(request, body, "text/html; charset=utf-8", ctx.settings.page_max_age_s, False)
 

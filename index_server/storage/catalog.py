@@ -6,16 +6,16 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from packaging.utils import NormalizedName
 
 from index_server.errors import UnknownFile
+from index_server.storage import sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -83,25 +83,11 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # Switching a new database to WAL needs an exclusive lock, and SQLite answers a second opener
-        # "database is locked" at once instead of waiting: a server and a `factory run` starting on one
-        # fresh data folder must not fail, so the first open is serialized across processes.
-        init_lock = FileLock(path.with_name(path.name + ".init.lock"))
-        with init_lock.acquire(poll_interval=0.005), self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        sqlite.create(path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.connect(self.path)
 
     def get(self, filename: str) -> FileRecord | None:
         with self._connect() as db:

@@ -135,3 +135,16 @@ def mamba_build(
         build=build,
         files={f"{canonicalize_name(name).replace('-', '_')}/__init__.py": f"BUILD = {build}\n".encode()},
     )
+
+
+def spec_wheel(directory: Path, spec: Any, build: int | None = None, input_key: str = "k") -> Path:
+    """An installable dummy wheel for a BuildSpec, named, labelled, tagged and pinned like the factory's."""
+    return write_wheel(
+        directory,
+        str(spec.package),
+        str(spec.wheel_version),
+        tag=f"{spec.python_tag}-{spec.python_tag}-{spec.platform}",
+        requires=(spec.torch_pin,),
+        build_info={"spec": spec.to_json(), "input_key": input_key},
+        build=build,
+    )

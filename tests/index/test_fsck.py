@@ -12,7 +12,7 @@ from fake_dists import sdist_bytes, write_wheel
 
 from factory.cli import main as factory_main
 from index_server.local import LocalIndex
-from index_server.sentinel import sentinel_message
+from index_server.sentinel_backend import message as sentinel_message
 from index_server.storage.files import temp_prefix
 
 
@@ -119,6 +119,7 @@ def test_opening_an_index_clears_a_dead_writers_debris_only(tmp_path: Path) -> N
 
 
 def test_sentinel_names_force_reinstall_and_its_fixes() -> None:
-    message = sentinel_message("mamba-ssm", "http://h/project/mamba-ssm/")
+    config = {"project": "mamba-ssm", "page": "http://h/project/mamba-ssm/", "builds": []}
+    message = sentinel_message(config, "/venv/bin/python", {"python": "3.12", "torch": None}, "", "nothing")
     assert "--force-reinstall" in message and "resolve torch again" in message
     assert "--no-deps" in message and "--extra-index-url" in message and "download.pytorch.org" in message

@@ -124,12 +124,13 @@ def test_sentinel_is_deterministic_and_refuses_to_build() -> None:
     assert sentinel_filename("mamba-ssm") == "mamba_ssm-0.0.0.tar.gz"
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         backend = tar.extractfile("mamba_ssm-0.0.0/factory_sentinel_backend.py").read().decode()  # type: ignore[union-attr]
+        config = json.load(tar.extractfile("mamba_ssm-0.0.0/factory_sentinel.json"))  # type: ignore[arg-type]
         assert "requires = []" in tar.extractfile("mamba_ssm-0.0.0/pyproject.toml").read().decode()  # type: ignore[union-attr]
+    assert config == {"project": "mamba-ssm", "page": "http://h/project/mamba-ssm/", "want_url": None, "builds": []}
     namespace: dict[str, object] = {}
-    exec(backend, namespace)
-    with pytest.raises(SystemExit, match="http://h/project/mamba-ssm/") as refused:
-        namespace["get_requires_for_build_wheel"]()  # type: ignore[operator]
-    assert "Nothing was compiled" in str(refused.value) and "this installer runs Python 3." in str(refused.value)
+    exec(compile(backend, "factory_sentinel_backend.py", "exec"), namespace)  # every hook refuses (test_sentinel.py)
+    hooks = ("get_requires_for_build_wheel", "build_wheel", "build_sdist", "prepare_metadata_for_build_wheel")
+    assert all(namespace[h] is namespace["_refuse"] for h in hooks)
 
 
 def _record(version: str, python_tag: str = "cp311", minutes: int = 0, project: str = "mamba-ssm") -> FileRecord:
