@@ -7,10 +7,17 @@ The index reads no factory table: the CUDA major of PyPI's torch per torch minor
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from factory.errors import FactoryError
 from factory.plan.knowledge import load_knowledge
+from factory.plan.matrix import load_matrix
+from factory.plan.recipes import load_recipes
+
+DEFAULT_MATRIX = Path("matrix.toml")
 
 
 class IndexCommandError(FactoryError):
@@ -25,3 +32,14 @@ def add_data(parser: argparse.ArgumentParser) -> None:
 def root_cuda_major(args: argparse.Namespace) -> dict[str, int]:
     """torch minor -> CUDA major of PyPI's own torch of that minor (the root channel's choice)."""
     return load_knowledge(args.knowledge).pypi_cuda_major()
+
+
+def hosted_names(matrix: Path | None, extra: Sequence[str]) -> frozenset[str]:
+    """Every project the index hosts: the matrix's packages (`matrix`, else ./matrix.toml when present),
+    every package the built-in recipes can build, and `extra`. None of them is ever taken from upstream."""
+    names = {canonicalize_name(n) for n in extra}
+    names |= set(load_recipes())
+    path = matrix if matrix is not None else (DEFAULT_MATRIX if DEFAULT_MATRIX.is_file() else None)
+    if path is not None:
+        names |= {entry.name for entry in load_matrix(path).packages}
+    return frozenset(names)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from index_server.admit.ingest import METADATA_SUFFIX
+from index_server.admit.names import is_normalized_project
 from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, metadata_key
 from index_server.pages.cache import RawPage, make_page
@@ -42,7 +43,8 @@ def _metadata_page(ctx: IndexContext, project: str, filename: str) -> RawPage | 
 
 @router.api_route("/files/{project}/{filename}", methods=["GET", "HEAD"])
 def get_file(request: Request, ctx: Context, project: str, filename: str) -> Response:
-    if filename == sentinel_filename(project) and ctx.index.files(project):
+    hosted = is_normalized_project(project) and (ctx.settings.is_hosted(project) or ctx.index.files(project))
+    if filename == sentinel_filename(project) and hosted:
         url = matrix_url(ctx.base_url(request), project)
         etag = f'"{sentinel_sha256(project, url)}"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
