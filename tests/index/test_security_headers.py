@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 from conftest import TestClient
@@ -70,3 +73,13 @@ def test_a_url_cannot_forge_access_log_lines(client: TestClient, tmp_path: Path)
     assert all(len(line.split(" ")) == 3 for line in lines), lines
     assert not any(c in log.read_text() for c in ("\r", "\x1b", "\u202e"))
     assert lines[0].startswith("GET /simple/x%0AGET%20") and lines[0].endswith(" 404")
+
+
+def test_the_policy_allows_the_pages_own_style_block_and_nothing_else(client: TestClient) -> None:
+    page = client.get("/").text
+    style = re.search(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert style is not None
+    digest = base64.b64encode(hashlib.sha256(style[1].encode()).digest()).decode()
+    policy = client.get("/").headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}';" in policy
+    assert "<script" not in page and " style=" not in page
