@@ -25,13 +25,15 @@ from packaging.version import InvalidVersion, Version
 
 from index_server.errors import Refused, shown
 from index_server.sentinel import SENTINEL_VERSION, sentinel_filename
+from index_server.storage.catalog import is_normalized_project
+
+__all__ = ["ParsedName", "check_filename", "check_form", "is_normalized_project", "project_name"]
 
 MAX_FILENAME = 200
 MAX_PROJECT = 100
 # PEP 508's name grammar (what a distribution can be called); its normalized form (PEP 503) is lower case
 # with single dashes, which is all a project URL of this index may name.
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_NORMALIZED = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _FILENAME_CHARS = re.compile(r"[A-Za-z0-9._+!-]+")
 _PYTHON_TAG = re.compile(r"(?:py|cp|pp|ip|jy|graalpy)\d{1,3}")
 _ABI_TAG = re.compile(r"none|abi3|cp\d{2,3}[dmut]{0,3}|pypy\d{2,3}_pp\d{2,3}|graalpy\d{2,3}(?:_[a-z0-9]+){1,3}")
@@ -66,11 +68,6 @@ def project_name(text: str) -> NormalizedName | None:
     if len(text) > MAX_PROJECT or not _PROJECT.fullmatch(text):
         return None
     return canonicalize_name(text)
-
-
-def is_normalized_project(text: str) -> bool:
-    """True for a name already in PEP 503 form (what the catalog's rows and the URLs of files carry)."""
-    return len(text) <= MAX_PROJECT and _NORMALIZED.fullmatch(text) is not None
 
 
 def check_filename(filename: str) -> ParsedName:

@@ -8,6 +8,9 @@ Problems found (kind: what it means):
   metadata-mismatch  a wheel's .metadata file differs from the sha256 in its row
   orphan-file        a file with no row (a writer died between its rename and its commit)
   stray-temporary    a temporary whose writing process is gone
+  bad-row            a catalog row that does not read back as the index writes rows (a path outside
+                     files/, a size or time that is not one); never served, never repaired: someone
+                     edited the catalog, and a person should look
 Repair drops rows whose file is missing, removes orphans and stray temporaries, and rewrites a
 .metadata file from its (intact) wheel. A corrupted file is never deleted by repair: its bytes may be
 the only copy, and it is not the index's to judge which bytes were right; the report says what to do.
@@ -22,6 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index_server.errors import shown
 from index_server.storage.catalog import Catalog, FileRecord
 from index_server.storage.files import FileStore, remove, temp_owner_alive, write_atomic
 
@@ -156,10 +160,23 @@ def recover(store: FileStore, catalog: Catalog) -> list[Problem]:
     return debris
 
 
+def _bad_rows(catalog: Catalog) -> list[Problem]:
+    return [
+        Problem(
+            kind="bad-row",
+            path=catalog.path,
+            detail=f"row {shown(row.filename, 80)}: {row.reason}; it is never served, check who edited the catalog",
+            repairable=False,
+        )
+        for row in catalog.bad_rows()
+    ]
+
+
 def fsck(store: FileStore, catalog: Catalog, *, repair: bool = False) -> FsckReport:
     report = FsckReport()
     records = catalog.files()
-    report.checked = len(records)
+    report.problems += _bad_rows(catalog)
+    report.checked = len(records) + len(report.problems)
     for record in records:
         report.problems += _check_row(store, record)
     report.problems += _stray_temporaries(store, time.time())

@@ -137,7 +137,7 @@ def test_fsck_reports_a_hostile_row_instead_of_crashing(
     tamper(data, **row)
     code = factory_main(["fsck", "--data", str(data)])
     out = capsys.readouterr().out
-    assert code == 1 and ("hostile-row" in out or "unreadable-row" in out), out
+    assert code == 1 and "bad-row" in out and "never served" in out, out
     code = factory_main(["fsck", "--data", str(data), "--repair"])
     out = capsys.readouterr().out
     assert code == 1 and "not repaired automatically" in out, out  # never guessed at
