@@ -39,7 +39,7 @@ class FakeUpstream:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 outer.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
                 reply = answer(self.path)
                 if reply is HANG:

@@ -26,8 +26,8 @@ def left_behind(data: Path) -> list[str]:
     return rows + [str(p) for p in (data / "files").rglob("*") if p.is_file()]
 
 
-# The fsyncs of one wheel upload, in order: the upload spooled onto the data disk (then moved, not copied), the .metadata file,
-# the .metadata file's folder, the wheel's folder after its rename.
+# The fsyncs of one wheel upload, in order: the upload spooled onto the data disk (then moved into place,
+# not copied), the .metadata file, the .metadata file's folder, the wheel's folder after its rename.
 FSYNC_POINTS = ["spool", "metadata-file", "metadata-folder", "final-rename"]
 
 
