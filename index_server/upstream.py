@@ -93,7 +93,6 @@ class Upstream:
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=self.concurrency),
                 timeout=self.timeout_s,
-                trust_env=False,
             )
             self._state = _LoopState(loop, client, asyncio.Semaphore(self.concurrency), anyio.CapacityLimiter(2))
         return self._state
