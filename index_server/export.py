@@ -81,11 +81,13 @@ def export_static(index: LocalIndex, out: Path, base_url: str) -> ExportResult:
     skipped += [f"catalog row {shown(row.filename, 80)}: {row.reason}" for row in index.catalog.bad_rows()]
     records = []
     for record in index.files():
+        names = [record.filename] + ([record.filename + METADATA_SUFFIX] if record.metadata_sha256 else [])
         try:
-            tree.link(index.file_path(record), "files", record.project, record.filename)
-            if record.metadata_sha256:
-                name = record.filename + METADATA_SUFFIX
-                tree.link(index.store.path(record.project, name), "files", record.project, name)
+            for name in names:
+                source = index.store.path(record.project, name)
+                if not index.store.inside(source):
+                    raise ValueError(f"{source} resolves outside {index.store.root}")
+                tree.link(source, "files", record.project, name)
         except (OSError, ValueError) as err:
             skipped.append(f"{record.project}/{record.filename}: {type(err).__name__}: {shown(str(err), 160)}")
             continue

@@ -92,6 +92,11 @@ class FileStore:
             raise ValueError(f"unsafe file name {project}/{filename}")
         return self.root / project / filename
 
+    def inside(self, path: Path) -> bool:
+        """Whether `path`, symlinks resolved, is under the store's root (fsck and export touch nothing else)."""
+        root = self.root.resolve()
+        return root in path.resolve().parents
+
     def new_temp(self, suffix: str) -> Path:
         """An empty temp file of this process in the temp area; the caller removes it."""
         with disk_full_is_507("a temporary file"):

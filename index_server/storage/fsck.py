@@ -8,6 +8,8 @@ Problems found (kind: what it means):
   metadata-mismatch  a wheel's .metadata file differs from the sha256 in its row
   orphan-file        a file with no row (a writer died between its rename and its commit)
   stray-temporary    a temporary whose writing process is gone
+  outside-files      a row whose file resolves outside files/ (a symlink); reported, never touched
+  symlink            a symlink among the project folders (the index makes none); reported, never followed
   bad-row            a catalog row that does not read back as the index writes rows (a path outside
                      files/, a size or time that is not one); never served, never repaired: someone
                      edited the catalog, and a person should look
@@ -68,6 +70,9 @@ def _sha256(path: Path) -> str:
 
 def _check_row(store: FileStore, record: FileRecord) -> list[Problem]:
     path = store.path(record.project, record.filename)
+    if (path.exists() or path.is_symlink()) and not store.inside(path):
+        detail = f"resolves to {path.resolve()}, outside {store.root} (a symlink?); never followed by repair"
+        return [Problem(kind="outside-files", path=path, detail=detail, repairable=False)]
     if not path.is_file():
         return [
             Problem(
@@ -130,6 +135,10 @@ def _orphans(store: FileStore, rows: dict[str, str | None]) -> list[Problem]:
     """Files on disk that no row owns (call with the catalog's write lock held)."""
     orphans = []
     for project in sorted(store.root.iterdir()):
+        if project.is_symlink():  # the index makes no links: never followed, never removed
+            detail = f"a symlink to {project.resolve()} among the projects; remove it by hand if it is not yours"
+            orphans.append(Problem(kind="symlink", path=project, detail=detail, repairable=False))
+            continue
         if project == store.tmp or not project.is_dir():
             continue
         for path in sorted(project.iterdir()):
@@ -152,7 +161,7 @@ def recover(store: FileStore, catalog: Catalog) -> list[Problem]:
     """Remove a crashed writer's debris (orphan files, dead writers' temporaries); returns what went."""
     with catalog.write_locked() as db:
         rows = {r["filename"]: r["metadata_sha256"] for r in db.execute("SELECT filename, metadata_sha256 FROM files")}
-        debris = _orphans(store, rows) + [
+        debris = [p for p in _orphans(store, rows) if p.repairable] + [
             p for p in _stray_temporaries(store, time.time()) if temp_owner_alive(p.path) is False
         ]
         for problem in debris:

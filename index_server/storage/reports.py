@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from index_server.contract import RUN_OUTCOMES
-from index_server.errors import InvalidDistribution, UnknownFile
+from index_server.errors import InvalidDistribution, UnknownFile, shown
 from index_server.storage.catalog import Catalog
 from index_server.storage.files import copy_tree_atomic
 
@@ -73,7 +73,7 @@ class ReportStore:
 
     def log_path(self, run_id: str, tuple_id: str) -> Path:
         if not (plain_name(run_id) and plain_name(tuple_id)):
-            raise UnknownFile(f"no log {run_id}/{tuple_id}")
+            raise UnknownFile(f"no log {shown(run_id + '/' + tuple_id)}")
         path = self.root / run_id / "logs" / f"{tuple_id}.log"
         if not path.is_file():
             raise UnknownFile(f"no build log for {tuple_id} in run {run_id}")

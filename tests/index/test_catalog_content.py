@@ -4,6 +4,7 @@ pages render escaped without a 500, export-static stays inside --out, and fsck r
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,23 @@ def test_the_server_answers_beside_a_hostile_row(row: dict[str, Any], data: Path
             assert client.get(url).status_code == 200, url
         filename = row["filename"].replace("/", "%2F")
         assert client.get(f"/files/{row['project'].replace('/', '%2F')}/{filename}").status_code == 404
+
+
+def test_fsck_and_export_never_follow_a_symlink_out_of_files(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the index's")
+    shutil.move(data / "files" / "evil", outside / "evil")  # a stored project's folder, now a link out
+    (data / "files" / "evil").symlink_to(outside / "evil")
+    (data / "files" / "linked").symlink_to(outside)  # and a link that no row names
+    code = factory_main(["fsck", "--data", str(data), "--repair"])
+    out = capsys.readouterr().out
+    assert code == 1 and "outside-files" in out and "symlink:" in out, out
+    assert sorted(p.name for p in outside.iterdir()) == ["evil", "secret.txt"]
+    assert (outside / "evil" / "evil-0.5-py3-none-any.whl").is_file()
+    code = factory_main(["export-static", "--data", str(data), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 1 and "resolves outside" in out, out
+    assert not list((tmp_path / "out").rglob("*.whl"))
