@@ -52,7 +52,7 @@ def supported(hint: Any) -> bool:
         return all(supported(h) for h in _fields(hint)[0].values())
     if origin is Literal:
         return True
-    if origin in (Union, types.UnionType, list, dict):
+    if origin in (Union, types.UnionType, list, dict, NotRequired, Required):
         return all(supported(a) for a in get_args(hint))
     return False
 
