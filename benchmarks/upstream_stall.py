@@ -28,7 +28,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "tests" / "index"))
 
 import contextlib
 
-from bench_tools import VENV_BIN, Server, free_port
+from bench_tools import factory_serve_from
 from fake_dists import mamba_build
 
 from index_server.local import LocalIndex
@@ -97,14 +97,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="upstream-stall-"))
     LocalIndex(work / "data").ingest(mamba_build(work / "wheels", "13.0", "2.14"))
     upstream = SilentUpstream()
-    env = dict(os.environ)
-    argv = [str(VENV_BIN / "factory"), "serve", "--data", str(work / "data"), "--upstream", upstream.url]
-    if args.pythonpath:
-        env["PYTHONPATH"] = str(args.pythonpath)
-        argv = [str(VENV_BIN / "python"), "-c", "import sys; from factory.cli import main; sys.exit(main())", *argv[1:]]
-    port = free_port()
-    # From the work folder: `python -c` puts the working directory first on sys.path.
-    server = Server("factory serve", [*argv, "--port", str(port)], port, work / "serve.log", env=env, cwd=work)
+    serve_args = ["--data", str(work / "data"), "--upstream", upstream.url]
+    server = factory_serve_from(work, serve_args, dict(os.environ), args.pythonpath)
     try:
         print(f"machine load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
         for label, path, accept in URLS:

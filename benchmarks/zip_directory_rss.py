@@ -24,7 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests" / "index"))
 
-from bench_tools import VENV_BIN, Server, free_port
+from bench_tools import factory_serve_from
 from hostile_builders import zip_directory
 
 TOKEN = "bench-token"
@@ -49,12 +49,7 @@ def main() -> int:
     wheel.write_bytes(zip_directory(args.entries))
     print(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB, a central directory of {args.entries} entries")
     env = {**os.environ, "FACTORY_UPLOAD_TOKENS": TOKEN}
-    argv = [str(VENV_BIN / "factory"), "serve", "--data", str(work / "data"), "--upstream", "none"]
-    if args.pythonpath:
-        env["PYTHONPATH"] = str(args.pythonpath)
-        argv = [str(VENV_BIN / "python"), "-c", "import sys; from factory.cli import main; sys.exit(main())", *argv[1:]]
-    port = free_port()
-    server = Server("factory serve", [*argv, "--port", str(port)], port, work / "serve.log", env=env, cwd=work)
+    server = factory_serve_from(work, ["--data", str(work / "data"), "--upstream", "none"], env, args.pythonpath)
     try:
         for path in ("/", "/simple/", "/project/none/"):
             httpx.get(server.url + path, timeout=30)
