@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,3 +94,22 @@ def render(
                 lines += ["```", f"$ {cmd}", out.rstrip(), "```", ""]
             lines += ["</details>", ""]
     return "\n".join(lines)
+
+
+def kept_sections(earlier: str, replaced: set[str]) -> list[str]:
+    """The sections of an earlier BENCHMARKS.md that a partial run (`--only`) does not replace, in their
+    order, each marked with the run its figures come from (a mark already there is kept)."""
+    header, *chunks = re.split(r"(?m)^## ", earlier)
+    origin = "; ".join(line[2:] for line in header.splitlines() if line.startswith(("- commit:", "- run:")))
+    kept = []
+    for chunk in chunks:
+        title, _, body = chunk.partition("\n")
+        if title.strip() in replaced:
+            continue
+        if not body.lstrip().startswith(NOT_RE_RUN):
+            body = f"\n{NOT_RE_RUN} from an earlier run ({origin})._\n{body}"
+        kept.append(f"## {title}\n{body.rstrip()}\n")
+    return kept
+
+
+NOT_RE_RUN = "_Not re-run by this command:"

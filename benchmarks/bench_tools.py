@@ -81,6 +81,18 @@ def pip_version(bin_dir: Path, dist: str) -> str:
     return out.strip().splitlines()[-1]
 
 
+def factory_serve_from(work: Path, serve_args: list[str], env: dict[str, str], pythonpath: Path | None) -> Server:
+    """`factory serve SERVE_ARGS` on a free port, started in `work`; with `pythonpath`, another checkout's
+    `factory`/`index_server` instead of this one (for a figure before a change)."""
+    argv = [str(VENV_BIN / "factory"), "serve", *serve_args]
+    if pythonpath is not None:
+        env = {**env, "PYTHONPATH": str(pythonpath)}
+        argv = [str(VENV_BIN / "python"), "-c", "import sys; from factory.cli import main; sys.exit(main())", *argv[1:]]
+    port = free_port()
+    # From the work folder: `python -c` puts the working directory first on sys.path.
+    return Server("factory serve", [*argv, "--port", str(port)], port, work / "serve.log", env=env, cwd=work)
+
+
 class Server:
     """A process serving HTTP on 127.0.0.1:port until `stop()`; its output goes to `log`."""
 

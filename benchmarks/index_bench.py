@@ -16,6 +16,9 @@ from index_server.pages.channels import ROOT, in_channel
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PAGE = "/simple/mamba-ssm/"
+# Three sizes (issue 20): at 90 KB both servers mostly copy bytes, which hides the per-request cost that
+# the index page (under 1 KB) and a ~20 KB page (the CUDA 11 channel's mamba-ssm builds) show.
+PAGES = ("/simple/", "/cu11/simple/mamba-ssm/", PAGE)
 PAGE_GOAL = 0.15
 DOWNLOAD_GOAL = 0.5
 
@@ -64,32 +67,39 @@ def pages(catalog: Catalog, opts: Options) -> Section:
     section = Section(
         title="Index page: `factory serve` vs nginx on the static export",
         summary=(
+            f"Three pages: `GET {PAGES[0]}` (the project list), `GET {PAGES[1]}` (one CUDA channel's builds) and "
             f"`GET {PAGE}` ({catalog.root_page_files} files listed, catalog of {catalog.files} files), HTML and "
             f"PEP 691 JSON (Accept header; nginx picks index.json by the same header), wrk with "
             f"{opts.connections} connections for {opts.duration}, no If-None-Match: every answer a full 200. "
             f"Goal: >= {PAGE_GOAL}x nginx at equal workers."
         ),
-        header=("workers", "format", "factory serve req/s", "nginx req/s", "ratio", "goal met"),
+        header=("workers", "page", "format", "bytes", "factory serve req/s", "nginx req/s", "ratio", "goal met"),
     )
+    formats = (("HTML", None), ("JSON", JSON))
     for workers in (1, 2):
-        results: dict[tuple[str, str], WrkResult] = {}
+        results: dict[tuple[str, str, str], WrkResult] = {}
+        lengths: dict[tuple[str, str], int] = {}
         for name, start in (
             ("factory", lambda w=workers: factory_serve(catalog.data, w, opts.work)),
             ("nginx", lambda w=workers: nginx(export, w, opts.work / "nginx")),
         ):
             server = start()
             try:
-                for kind, accept in (("HTML", None), ("JSON", JSON)):
-                    result = _measure(server, PAGE, accept, opts)
-                    results[(name, kind)] = result
-                    section.raw.append((result.command, result.raw))
-                    section.notes.append(f"{server.name}, {kind}: {_check(result, _full_body(server, PAGE, accept))}")
+                for path in PAGES:
+                    for kind, accept in formats:
+                        result = _measure(server, path, accept, opts)
+                        length = lengths[(path, kind)] = _full_body(server, path, accept)
+                        results[(name, path, kind)] = result
+                        section.raw.append((result.command, result.raw))
+                        section.notes.append(f"{server.name}, {path} {kind}: {_check(result, length)}")
             finally:
                 server.stop()
-        for kind in ("HTML", "JSON"):
-            mine, theirs = results[("factory", kind)].req_s, results[("nginx", kind)].req_s
-            met = "yes" if mine >= PAGE_GOAL * theirs else "NO"
-            section.rows.append((str(workers), kind, f"{mine:,.0f}", f"{theirs:,.0f}", ratio(mine, theirs), met))
+        for path in PAGES:
+            for kind, _accept in formats:
+                mine, theirs = results[("factory", path, kind)].req_s, results[("nginx", path, kind)].req_s
+                met = "yes" if mine >= PAGE_GOAL * theirs else "NO"
+                row = (str(workers), f"`{path}`", kind, f"{lengths[(path, kind)]:,}")
+                section.rows.append((*row, f"{mine:,.0f}", f"{theirs:,.0f}", ratio(mine, theirs), met))
     return section
 
 

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/run_all.py                      # everything (the heavy parts take long)
     .venv/bin/python benchmarks/run_all.py --only pages,download --duration 2s   # a quick look
 
-Sections (`--only` takes a comma list): pages, peers, download (index speed; installs wrk and nginx-light
+Sections (`--only` takes a comma list; the other sections of an existing --out file are kept, each marked
+with the run it is from): pages, peers, download (index speed; installs wrk and nginx-light
 with apt-get when missing, pypiserver and devpi-server into venvs under the work folder), resolution
 (bytes a resolver downloads with PEP 658), wheel-size, and the heavy ones: install (user install vs source
 builds, minutes of both cores), python-reuse (a second Python's build cost), rerun (`factory run` again with
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_catalog import build_catalog
-from bench_report import Section, busy_warning, machine, render
+from bench_report import Section, busy_warning, kept_sections, machine, render
 from bench_tools import REPO, WRK_SUMMARY_LUA, ensure_debian
 
 QUICK = ("pages", "peers", "download", "resolution", "wheel-size")
@@ -70,7 +71,10 @@ def main() -> int:
             traceback.print_exc()
             sections.append(Section(title=f"{name}: FAILED", summary=f"`{type(err).__name__}`: {err}", header=()))
     command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
-    args.out.write_text(render(sections, command.strip(), started, at_start, warning))
+    text = render(sections, command.strip(), started, at_start, warning)
+    if args.out.exists() and set(wanted) != set(QUICK + HEAVY):  # a partial run keeps the other figures
+        text = "\n".join([text.rstrip() + "\n", *kept_sections(args.out.read_text(), {s.title for s in sections})])
+    args.out.write_text(text)
     print(f"wrote {args.out}")
     return 0
 

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from index_server.context import IndexContext
 from index_server.errors import IndexError as IndexRefusal
+from index_server.errors import clipped
 from index_server.front import AccessLog, FrontApp
 from index_server.local import LocalIndex
 from index_server.pages.cache import PageCache
@@ -24,7 +25,13 @@ def create_app(settings: IndexSettings) -> FrontApp:
     generation = CatalogGeneration(settings.catalog_path)
     pages = PageCache(generation)
     upstream = (
-        Upstream(settings.upstream_url, settings.upstream_ttl_s, settings.upstream_timeout_s)
+        Upstream(
+            settings.upstream_url,
+            ttl_s=settings.upstream_ttl_s,
+            timeout_s=settings.upstream_timeout_s,
+            failure_ttl_s=settings.upstream_failure_ttl_s,
+            concurrency=settings.upstream_concurrency,
+        )
         if settings.upstream_url
         else None
     )
@@ -33,7 +40,7 @@ def create_app(settings: IndexSettings) -> FrontApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if upstream is not None:
-            upstream.close()
+            await upstream.aclose()
         generation.close()
 
     app = FastAPI(title="CUDA wheel factory index", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -41,7 +48,7 @@ def create_app(settings: IndexSettings) -> FrontApp:
 
     @app.exception_handler(IndexRefusal)
     async def refusal(request: Request, err: IndexRefusal) -> Response:
-        return PlainTextResponse(f"{err.status} {type(err).__name__}: {err}", status_code=err.status)
+        return PlainTextResponse(clipped(f"{err.status} {type(err).__name__}: {err}"), status_code=err.status)
 
     for module in (simple, files, upload, wants, web):
         app.include_router(module.router)

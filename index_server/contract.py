@@ -146,6 +146,7 @@ class BuildInfo(TypedDict, total=False):
 
     spec: SpecInfo
     input_key: str | None  # None only in wheels of factory versions before wheel_format 2
+    inputs: dict[str, Any]  # what the input key hashes (the declared inputs)
     sdist: dict[str, Any]
     recipe: dict[str, Any]
     patches: list[dict[str, Any]]

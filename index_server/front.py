@@ -15,17 +15,28 @@ from collections.abc import Callable, Hashable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index_server.pages.cache import PageCache, RawPage
 from index_server.pages.channels import CHANNELS
 from index_server.pages.negotiate import negotiate
+from index_server.pages.web import CONTENT_SECURITY_POLICY
 
 METADATA_SUFFIX = ".metadata"
 # The catalog generation the front checked, handed to the app in the request's state on a miss.
 GENERATION_STATE = "catalog_generation"
 _CHANNEL_PREFIXES = {f"cu{m}": f"cu{m}/" for m in CHANNELS}
+# On every answer, cached or not, error or not: no content sniffing (a file is never run as HTML), the web
+# pages' script-free policy, and no framing by another site.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_LOG_SAFE = "/:@!$&'()*+,;=-._~"  # what a path keeps in the log; the rest (space, CR, LF, ESC, %) is %XX
 
 
 def host_key(scope: Scope, public_url: str | None) -> Hashable:
@@ -90,7 +101,8 @@ def _not_modified(page: RawPage, if_none_match: bytes | None) -> bool:
 
 
 class AccessLog:
-    """One "METHOD PATH STATUS" line per request, appended to a file (or nothing when there is none)."""
+    """One "METHOD PATH STATUS" line per request, appended to a file (or nothing when there is none).
+    The path is percent-encoded past printable ASCII, so no URL can add a line or a field."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -99,8 +111,9 @@ class AccessLog:
     def write(self, method: str, path: str, status: int) -> None:
         if self.path is None:
             return
+        line = f"{quote(method, safe='')} {quote(path, safe=_LOG_SAFE)} {status}\n"
         with self._lock, self.path.open("a") as log:
-            log.write(f"{method} {path} {status}\n")
+            log.write(line)
 
 
 class FrontApp:
@@ -119,7 +132,7 @@ class FrontApp:
         self.pages = pages
         self.public_url = public_url
         self.access_log = access_log
-        self._extra: list[tuple[bytes, bytes]] = (
+        self._extra: list[tuple[bytes, bytes]] = SECURITY_HEADERS + (
             [(b"x-index-worker", str(os.getpid()).encode())] if worker_header else []
         )
 
@@ -172,8 +185,7 @@ class FrontApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if self._extra:
-                    message = {**message, "headers": [*message.get("headers", []), *self._extra]}
+                message = {**message, "headers": [*message.get("headers", []), *self._extra]}
             await send(message)
 
         try:

@@ -58,6 +58,10 @@ class LocalIndex:
         ]
         return max(found, key=lambda r: r.upload_time).filename if found else None
 
+    def ingest_spooled(self, spooled: Path, filename: str, sha256: str) -> IngestResult:
+        """`ingest` for an upload already written to a temporary of the store (moved, not copied)."""
+        return self.ingestor.ingest_spooled(spooled, filename, sha256)
+
     def build_infos(self) -> list[dict[str, Any]]:
         """factory_build.json of every stored wheel that has one, plus its "filename"."""
         return [

@@ -20,12 +20,18 @@ DEFAULT_NEVER_UPSTREAM = ("torch", "torchvision", "torchaudio")
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Zip-bomb and size limits applied to every ingested file."""
+    """Zip-bomb and size limits applied to every ingested file, each checked before the thing it bounds
+    is read into memory (the zip's directory from its end record, a tar header from its size field)."""
 
     max_upload_bytes: int = 2 * 1024**3
     max_uncompressed_bytes: int = 8 * 1024**3
     max_members: int = 100_000
     max_ratio: float = 200.0  # uncompressed / compressed, per member larger than 1 MiB
+    max_directory_bytes: int = 16 * 1024**2  # a zip's central directory (100k members of ~160 bytes)
+    max_header_bytes: int = 64 * 1024  # one tar header's extension (GNU long name, PAX record)
+    max_path_chars: int = 1024  # one member path
+    max_metadata_bytes: int = 1024**2  # METADATA / PKG-INFO, served as `.metadata` and cached in memory
+    max_build_info_bytes: int = 256 * 1024  # factory_build.json, embedded in every JSON page of its project
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,8 +40,13 @@ class IndexSettings:
     upload_tokens: frozenset[str] = frozenset()
     upstream_url: str | None = DEFAULT_UPSTREAM  # None: no pass-through
     upstream_ttl_s: float = 600.0
-    upstream_timeout_s: float = 20.0
+    upstream_timeout_s: float = 20.0  # one whole fetch: connect, redirects, body
+    upstream_failure_ttl_s: float = 10.0  # how long a failed fetch is answered from memory
+    upstream_concurrency: int = 8  # fetches in flight at once; other names wait (without a thread)
     never_upstream: tuple[str, ...] = DEFAULT_NEVER_UPSTREAM
+    # Names the index hosts whether or not it holds a file of them yet (the CLI passes every package the
+    # matrix and the recipes build, plus --hosted): never answered from upstream, in any channel.
+    hosted: frozenset[str] = frozenset()
     # torch minor -> CUDA major of PyPI's own torch: which builds `/simple/` lists. The CLI computes it
     # from the factory's knowledge table; empty, the root channel lists only unlabelled files.
     root_cuda_major: dict[str, int] = field(default_factory=dict)
@@ -50,10 +61,20 @@ class IndexSettings:
     max_wants_per_project: int = 1_000
     want_plan: WantPlan | None = None  # the factory's verdicts (`factory serve` computes them from matrix.toml)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hosted", frozenset(canonicalize_name(n) for n in self.hosted))
+
     def blocks_upstream(self, name: str) -> bool:
-        """True when `name` must never be served from upstream (torch and its companions by default)."""
+        """True when `name` must never be served from upstream (torch and its companions by default, and
+        every hosted name)."""
         normalized = canonicalize_name(name)
+        if self.is_hosted(normalized):
+            return True
         return any(fnmatch.fnmatchcase(normalized, canonicalize_name(p)) for p in self.never_upstream)
+
+    def is_hosted(self, name: str) -> bool:
+        """True when `name` is declared hosted: its pages list the catalog's files and the sentinel only."""
+        return canonicalize_name(name) in self.hosted
 
     @property
     def files_dir(self) -> Path:

@@ -24,8 +24,13 @@ def run_export(args: argparse.Namespace) -> int:
     settings = IndexSettings(data_dir=args.data, root_cuda_major=root_cuda_major(args))
     index = LocalIndex(args.data, settings)
     try:
-        count = export_static(index, args.out, args.base_url.rstrip("/"))
+        result = export_static(index, args.out, args.base_url.rstrip("/"))
     except FileExistsError as err:
         raise IndexCommandError(str(err)) from None
-    print(f"exported {count} files to {args.out}; serve it with any static server")
+    for line in result.skipped:
+        print(f"skipped {line}")
+    print(f"exported {result.files} files to {args.out}; serve it with any static server")
+    if result.skipped:
+        print(f"{len(result.skipped)} left out (above); `factory fsck --data {args.data}` says more")
+        return 1
     return 0

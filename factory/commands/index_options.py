@@ -8,7 +8,10 @@ the matrix, and both are handed in through IndexSettings.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from factory.errors import FactoryError
 from factory.plan.knowledge import load_knowledge
@@ -16,6 +19,8 @@ from factory.plan.matrix import Profile, load_matrix
 from factory.plan.recipes import load_recipes
 from factory.plan.wanted import widen
 from index_server.wants import WantPlan
+
+DEFAULT_MATRIX = Path("matrix.toml")
 
 
 class IndexCommandError(FactoryError):
@@ -36,3 +41,14 @@ def want_plan(matrix: Path, args: argparse.Namespace) -> WantPlan:
     """What the full matrix's knowledge can build, for the index to judge wants by (factory.plan.wanted)."""
     knowledge = load_knowledge(args.knowledge)
     return widen(load_matrix(matrix), knowledge, load_recipes(None), Profile(name="full")).table
+
+
+def hosted_names(matrix: Path | None, extra: Sequence[str]) -> frozenset[str]:
+    """Every project the index hosts: the matrix's packages (`matrix`, else ./matrix.toml when present),
+    every package the built-in recipes can build, and `extra`. None of them is ever taken from upstream."""
+    names = {canonicalize_name(n) for n in extra}
+    names |= set(load_recipes())
+    path = matrix if matrix is not None else (DEFAULT_MATRIX if DEFAULT_MATRIX.is_file() else None)
+    if path is not None:
+        names |= {entry.name for entry in load_matrix(path).packages}
+    return frozenset(names)

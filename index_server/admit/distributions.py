@@ -1,14 +1,16 @@
 """Inspect a wheel or sdist: the one validation every ingested file goes through.
 
-The file name must parse with strict characters and real tags (validate_names); every member must be a
-plain file or folder at a safe path within the limits (validate_members); a wheel's RECORD must hash
-every member (wheel's own WheelFile checks each hash as the member is read); the core metadata's Name
-and Version must match the name. Returns what the catalog stores. Reads only the file it is given.
+The file name must parse with strict characters and real tags (names); a zip's directory is judged from
+its end record before zipfile lists it (zip_directory); every member must be a plain file or folder at a
+safe path within the limits (members); a wheel's RECORD must hash every member (wheel's own WheelFile
+checks each hash as the member is read); METADATA and factory_build.json are refused past their size
+limits before they are read, and the latter must match the factory's schema (build_info); the core
+metadata's Name and Version must match the name. Returns what the catalog stores. Reads only the file it
+is given.
 """
 
 from __future__ import annotations
 
-import json
 import tarfile
 import zipfile
 import zlib
@@ -22,10 +24,12 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from wheel.wheelfile import WheelError, WheelFile
 
-from index_server.admit.members import CONTENT, check_zip, read_tar_members
+from index_server.admit.build_info import check_build_info
+from index_server.admit.members import CONTENT, capped_tarinfo, check_zip, read_tar_members
 from index_server.admit.names import ParsedName, check_filename
+from index_server.admit.zip_directory import check_zip_directory
 from index_server.contract import BUILD_INFO_NAME
-from index_server.errors import Refused, RefusedTooLarge
+from index_server.errors import Refused, RefusedTooLarge, shown
 from index_server.settings import Limits
 
 _CHUNK = 1 << 20
@@ -41,6 +45,18 @@ class Distribution:
     metadata: bytes  # the core metadata file (METADATA / PKG-INFO), served as <file>.metadata
     requires_python: str | None
     build_info: dict[str, Any] | None  # *.dist-info/factory_build.json, when the factory built it
+
+
+class _WheelFile(WheelFile):
+    """wheel's WheelFile, closed again when its constructor refuses the RECORD (which leaves the zip open)."""
+
+    def __init__(self, file: Path) -> None:
+        try:
+            super().__init__(file)
+        except BaseException:
+            if getattr(self, "fp", None) is not None:
+                self.close()
+            raise
 
 
 def _refuse(rule: str, filename: str, detail: str) -> Refused:
@@ -67,18 +83,18 @@ def inspect_distribution(path: Path, filename: str, limits: Limits) -> Distribut
         raise _refuse(
             "metadata-name",
             filename,
-            f"metadata Name {meta_name!r} does not match the file name's project {parsed.project!r}; "
+            f"metadata Name {shown(meta_name)} does not match the file name's project {parsed.project!r}; "
             "rebuild the file or rename it",
         )
     try:
         meta_parsed = Version(meta_version)
     except InvalidVersion:
-        raise _refuse("metadata-version", filename, f"metadata Version {meta_version!r} is not PEP 440") from None
+        raise _refuse("metadata-version", filename, f"metadata Version {shown(meta_version)} is not PEP 440") from None
     if meta_parsed != parsed.version:
         raise _refuse(
             "metadata-version",
             filename,
-            f"metadata Version {meta_version} does not match the file name's version {parsed.version}",
+            f"metadata Version {shown(meta_version)} does not match the file name's version {parsed.version}",
         )
     return Distribution(
         filename=filename,
@@ -100,7 +116,7 @@ def _dist_info(zf: zipfile.ZipFile, parsed: ParsedName) -> str:
         raise _refuse(
             "dist-info",
             parsed.filename,
-            f"expected one {parsed.project}-{parsed.version}.dist-info, found {dist_infos}",
+            f"expected one {parsed.project}-{parsed.version}.dist-info, found {shown(dist_infos)}",
         )
     for required in ("METADATA", "RECORD", "WHEEL"):
         if f"{wanted[0]}/{required}" not in zf.namelist():
@@ -108,18 +124,30 @@ def _dist_info(zf: zipfile.ZipFile, parsed: ParsedName) -> str:
     return wanted[0]
 
 
+def _check_size(filename: str, what: str, size: int, limit: int, rule: str) -> None:
+    if size > limit:
+        raise RefusedTooLarge(rule, f"{filename}: {what} is {size} bytes, more than the limit of {limit}")
+
+
 def _read_wheel(path: Path, parsed: ParsedName, limits: Limits) -> tuple[bytes, dict[str, Any] | None]:
     filename = parsed.filename
+    check_zip_directory(path, filename, limits)
     try:
         with zipfile.ZipFile(path) as zf:
             check_zip(zf, filename, limits, path.stat().st_size)
             dist_info = _dist_info(zf, parsed)
+            for small in ("METADATA", "WHEEL"):
+                size = zf.getinfo(f"{dist_info}/{small}").file_size
+                _check_size(filename, small, size, limits.max_metadata_bytes, "metadata-size")
+            if f"{dist_info}/{BUILD_INFO_NAME}" in zf.NameToInfo:
+                size = zf.getinfo(f"{dist_info}/{BUILD_INFO_NAME}").file_size
+                _check_size(filename, BUILD_INFO_NAME, size, limits.max_build_info_bytes, "build-info-size")
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise _refuse("archive-unreadable", filename, f"not a zip archive ({err})") from None
     if path.name != filename:
         raise ValueError(f"the staged copy of {filename} must carry its name, not {path.name}")
     try:
-        with WheelFile(path) as wf:
+        with _WheelFile(path) as wf:
             for info in wf.infolist():
                 if not info.is_dir():
                     _read_all(wf, info, filename)
@@ -136,7 +164,7 @@ def _read_wheel(path: Path, parsed: ParsedName, limits: Limits) -> tuple[bytes, 
         # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
         raise _refuse("archive-unreadable", filename, f"a member cannot be decompressed ({err})") from None
     _check_wheel_file(filename, parsed, wheel_file)
-    return metadata, _build_info(filename, raw_info)
+    return metadata, None if raw_info is None else check_build_info(raw_info, parsed)
 
 
 def _read_all(wf: WheelFile, info: zipfile.ZipInfo, filename: str) -> None:
@@ -147,7 +175,7 @@ def _read_all(wf: WheelFile, info: zipfile.ZipInfo, filename: str) -> None:
             size += len(chunk)
             if size > info.file_size:
                 raise RefusedTooLarge(
-                    "archive-size", f"{filename}: member {info.filename} is larger than its header says"
+                    "archive-size", f"{filename}: member {shown(info.filename)} is larger than its header says"
                 )
 
 
@@ -172,27 +200,17 @@ def _check_wheel_file(filename: str, parsed: ParsedName, data: bytes) -> None:
     fields = BytesParser().parsebytes(data, headersonly=True)
     wheel_version = fields.get("Wheel-Version") or ""
     if wheel_version.split(".")[0] != "1":
-        raise _refuse("wheel-file", filename, f"WHEEL says Wheel-Version {wheel_version!r}; only 1.x is understood")
+        raise _refuse(
+            "wheel-file", filename, f"WHEEL says Wheel-Version {shown(wheel_version)}; only 1.x is understood"
+        )
     declared = {tag for line in fields.get_all("Tag") or [] for tag in parse_tag(line)}
     if declared and declared != parsed.tags:
         raise _refuse(
             "wheel-file",
             filename,
-            f"WHEEL's Tag lines {sorted(map(str, declared))} do not match "
+            f"WHEEL's Tag lines {shown(sorted(map(str, declared)))} do not match "
             f"the file name's {sorted(map(str, parsed.tags))}",
         )
-
-
-def _build_info(filename: str, raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        info = json.loads(raw)
-    except ValueError as err:
-        raise _refuse("build-info", filename, f"{BUILD_INFO_NAME} is not JSON ({err})") from None
-    if not isinstance(info, dict):
-        raise _refuse("build-info", filename, f"{BUILD_INFO_NAME} is not a JSON object")
-    return info
 
 
 def _dist_info_matches(directory: str, project: NormalizedName, version: Version) -> bool:
@@ -208,11 +226,12 @@ def _read_sdist(path: Path, parsed: ParsedName, limits: Limits) -> bytes:
     filename = parsed.filename
     top = filename.removesuffix(".tar.gz")
     try:
-        with tarfile.open(path, "r:gz") as tf:
+        with tarfile.open(path, "r:gz", tarinfo=capped_tarinfo(filename, limits)) as tf:
             members = read_tar_members(tf, filename, top, limits, path.stat().st_size)
             pkg_info = [m for m in members if m.name == f"{top}/PKG-INFO" and m.isfile()]
             if len(pkg_info) != 1:
                 raise _refuse("sdist-pkg-info", filename, f"no {top}/PKG-INFO file")
+            _check_size(filename, "PKG-INFO", pkg_info[0].size, limits.max_metadata_bytes, "metadata-size")
             stream = tf.extractfile(pkg_info[0])
             assert stream is not None
             return stream.read()

@@ -2,8 +2,10 @@
 
 A wheel's members land in site-packages and an sdist's in a build folder, so every member path must
 be a plain relative path that stays where it is put: no absolute paths, drive letters, backslashes,
-`..` or `.` segments or control characters; no symlinks, hard links or device files; no name twice.
-Each refusal names a stable rule (`[member-symlink]`) and the offending member.
+`..` or `.` segments or control characters, at most `max_path_chars` long; no symlinks, hard links,
+device or sparse files; no name twice. A tar's extension headers (GNU long names, PAX records) are
+refused past `max_header_bytes` from their size field, before tarfile reads them. Each refusal names a
+stable rule (`[member-symlink]`) and the offending member, cut to a bounded length.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterable
 
-from index_server.errors import Refused, RefusedTooLarge
+from index_server.errors import Refused, RefusedTooLarge, shown
 from index_server.settings import Limits
 
 CONTENT = 422  # the request was well formed; the file inside it breaks a rule
@@ -28,22 +30,24 @@ def _refuse(rule: str, filename: str, detail: str) -> Refused:
     return Refused(rule, f"{filename}: {detail}", status=CONTENT)
 
 
-def check_member_path(filename: str, name: str) -> None:
+def check_member_path(filename: str, name: str, max_chars: int = Limits().max_path_chars) -> None:
     """A member path must be relative, forward-slashed, and free of `..`, `.` and empty segments."""
-    shown = repr(name)
+    quoted = shown(name)
+    if len(name) > max_chars:
+        raise _refuse("path-length", filename, f"member {quoted} is longer than {max_chars} characters")
     if _CONTROL.search(name):
-        raise _refuse("path-characters", filename, f"member {shown} has a control character in its path")
+        raise _refuse("path-characters", filename, f"member {quoted} has a control character in its path")
     if "\\" in name:
-        raise _refuse("path-backslash", filename, f"member {shown} has a backslash; archive paths use '/'")
+        raise _refuse("path-backslash", filename, f"member {quoted} has a backslash; archive paths use '/'")
     if name.startswith("/"):
-        raise _refuse("path-absolute", filename, f"member {shown} is an absolute path")
+        raise _refuse("path-absolute", filename, f"member {quoted} is an absolute path")
     if _DRIVE.match(name):
-        raise _refuse("path-drive-letter", filename, f"member {shown} starts with a drive letter")
+        raise _refuse("path-drive-letter", filename, f"member {quoted} starts with a drive letter")
     parts = name.removesuffix("/").split("/")
     if ".." in parts:
-        raise _refuse("path-dotdot", filename, f"member {shown} climbs out of its folder with '..'")
+        raise _refuse("path-dotdot", filename, f"member {quoted} climbs out of its folder with '..'")
     if any(part in ("", ".") for part in parts):
-        raise _refuse("path-dot-segment", filename, f"member {shown} has an empty or '.' path segment")
+        raise _refuse("path-dot-segment", filename, f"member {quoted} has an empty or '.' path segment")
 
 
 def check_unique(filename: str, names: Iterable[str]) -> None:
@@ -51,7 +55,7 @@ def check_unique(filename: str, names: Iterable[str]) -> None:
     for name in names:
         key = name.removesuffix("/")
         if key in seen:
-            raise _refuse("member-duplicate", filename, f"member {name!r} appears more than once")
+            raise _refuse("member-duplicate", filename, f"member {shown(name)} appears more than once")
         seen.add(key)
 
 
@@ -66,7 +70,7 @@ def check_wheel_layout(filename: str, names: Iterable[str]) -> None:
             raise _refuse(
                 "data-subfolder",
                 filename,
-                f"member {name!r}: {top}/ may hold only {', '.join(sorted(WHEEL_DATA_FOLDERS))} folders",
+                f"member {shown(name)}: {shown(top)}/ may hold only {', '.join(sorted(WHEEL_DATA_FOLDERS))} folders",
             )
 
 
@@ -87,14 +91,14 @@ def check_zip(zf: zipfile.ZipFile, filename: str, limits: Limits, archive_size: 
     infos = zf.infolist()
     _check_totals(filename, len(infos), sum(i.file_size for i in infos), archive_size, limits)
     for info in infos:
-        check_member_path(filename, info.filename)
+        check_member_path(filename, info.filename, limits.max_path_chars)
         rule = _zip_kind(info)
         if rule is not None:
-            raise _refuse(rule, filename, f"member {info.filename!r} is a {rule.removeprefix('member-')} entry")
+            raise _refuse(rule, filename, f"member {shown(info.filename)} is a {rule.removeprefix('member-')} entry")
         if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise RefusedTooLarge(
                 "archive-ratio",
-                f"{filename}: member {info.filename} expands {info.file_size / max(info.compress_size, 1):.0f}x "
+                f"{filename}: member {shown(info.filename)} expands {info.file_size / max(info.compress_size, 1):.0f}x "
                 f"(limit {limits.max_ratio:.0f}x); refusing a possible zip bomb",
             )
     check_unique(filename, (i.filename for i in infos))
@@ -119,19 +123,53 @@ def _check_totals(filename: str, count: int, total: int, archive_size: int, limi
         )
 
 
-def check_tar_member(filename: str, member: tarfile.TarInfo, top: str) -> None:
+def check_tar_member(
+    filename: str, member: tarfile.TarInfo, top: str, max_chars: int = Limits().max_path_chars
+) -> None:
     """One sdist member: a regular file or folder inside `<name>-<version>/`."""
-    check_member_path(filename, member.name)
+    name, link = shown(member.name), shown(member.linkname)
+    check_member_path(filename, member.name, max_chars)
     if member.issym():
-        raise _refuse("member-symlink", filename, f"member {member.name!r} is a symlink to {member.linkname!r}")
+        raise _refuse("member-symlink", filename, f"member {name} is a symlink to {link}")
     if member.islnk():
-        raise _refuse("member-hardlink", filename, f"member {member.name!r} is a hard link to {member.linkname!r}")
+        raise _refuse("member-hardlink", filename, f"member {name} is a hard link to {link}")
     if member.isdev():
-        raise _refuse("member-device", filename, f"member {member.name!r} is a device or FIFO")
-    if not (member.isfile() or member.isdir()):
-        raise _refuse("member-type", filename, f"member {member.name!r} is neither a file nor a folder")
+        raise _refuse("member-device", filename, f"member {name} is a device or FIFO")
+    if member.issparse() or not (member.isfile() or member.isdir()):
+        raise _refuse("member-type", filename, f"member {name} is neither a plain file nor a folder")
     if member.name.removesuffix("/") != top and not member.name.startswith(top + "/"):
-        raise _refuse("sdist-top-folder", filename, f"member {member.name!r} is outside the top folder {top}/")
+        raise _refuse("sdist-top-folder", filename, f"member {name} is outside the top folder {top}/")
+
+
+_EXTENSION_TYPES = frozenset(
+    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+)
+
+
+def capped_tarinfo(filename: str, limits: Limits) -> type[tarfile.TarInfo]:
+    """A TarInfo class for `tarfile.open(tarinfo=...)` that refuses an extension header (a GNU long name or
+    link, a PAX record) larger than `max_header_bytes`, and global PAX headers past 16 of those in all,
+    from the header's size field: tarfile would read the whole of it into memory first."""
+    budget = [16 * limits.max_header_bytes]
+
+    class CappedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type == tarfile.GNUTYPE_SPARSE:  # its extension blocks chain without end
+                raise _refuse("member-type", filename, f"member {shown(self.name)} is a sparse file")
+            if self.type in _EXTENSION_TYPES:
+                if self.size > limits.max_header_bytes:
+                    raise RefusedTooLarge(
+                        "tar-header-size",
+                        f"{filename}: a {self.size}-byte tar extension header (a long name or PAX record), "
+                        f"more than the limit of {limits.max_header_bytes}",
+                    )
+                if self.type == tarfile.XGLTYPE:
+                    budget[0] -= self.size
+                    if budget[0] < 0:
+                        raise RefusedTooLarge("tar-header-size", f"{filename}: too many global PAX headers")
+            return super()._proc_member(tar)  # type: ignore[misc]
+
+    return CappedTarInfo
 
 
 def read_tar_members(
@@ -142,10 +180,10 @@ def read_tar_members(
     seen: set[str] = set()
     total = 0
     for member in tf:
-        check_tar_member(filename, member, top)
+        check_tar_member(filename, member, top, limits.max_path_chars)
         key = member.name.removesuffix("/")
         if key in seen:
-            raise _refuse("member-duplicate", filename, f"member {member.name!r} appears more than once")
+            raise _refuse("member-duplicate", filename, f"member {shown(member.name)} appears more than once")
         seen.add(key)
         members.append(member)
         total += member.size

@@ -23,10 +23,17 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from index_server.errors import Refused
+from index_server.errors import Refused, shown
 from index_server.sentinel import SENTINEL_VERSION, sentinel_filename
+from index_server.storage.catalog import is_normalized_project
+
+__all__ = ["ParsedName", "check_filename", "check_form", "is_normalized_project", "project_name"]
 
 MAX_FILENAME = 200
+MAX_PROJECT = 100
+# PEP 508's name grammar (what a distribution can be called); its normalized form (PEP 503) is lower case
+# with single dashes, which is all a project URL of this index may name.
+_PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _FILENAME_CHARS = re.compile(r"[A-Za-z0-9._+!-]+")
 _PYTHON_TAG = re.compile(r"(?:py|cp|pp|ip|jy|graalpy)\d{1,3}")
 _ABI_TAG = re.compile(r"none|abi3|cp\d{2,3}[dmut]{0,3}|pypy\d{2,3}_pp\d{2,3}|graalpy\d{2,3}(?:_[a-z0-9]+){1,3}")
@@ -54,6 +61,13 @@ class ParsedName:
     @property
     def python_tag(self) -> str:
         return ".".join(self.python_tags)
+
+
+def project_name(text: str) -> NormalizedName | None:
+    """The PEP 503 form of a project name from a URL, or None when no distribution can be called that."""
+    if len(text) > MAX_PROJECT or not _PROJECT.fullmatch(text):
+        return None
+    return canonicalize_name(text)
 
 
 def check_filename(filename: str) -> ParsedName:
@@ -120,7 +134,9 @@ def check_form(fields: Mapping[str, str | None], parsed: ParsedName) -> None:
     filename = parsed.filename
     name = fields.get("name")
     if name and canonicalize_name(name) != parsed.project:
-        raise Refused("form-name", f"{filename}: form field name={name!r} does not match the file's {parsed.project!r}")
+        raise Refused(
+            "form-name", f"{filename}: form field name={shown(name)} does not match the file's {parsed.project!r}"
+        )
     version = fields.get("version")
     if version:
         try:
@@ -129,16 +145,17 @@ def check_form(fields: Mapping[str, str | None], parsed: ParsedName) -> None:
             same = False
         if not same:
             raise Refused(
-                "form-version", f"{filename}: form field version={version!r} does not match the file's {parsed.version}"
+                "form-version",
+                f"{filename}: form field version={shown(version)} does not match the file's {parsed.version}",
             )
     filetype = fields.get("filetype")
     if filetype and filetype != parsed.filetype:
         raise Refused(
-            "form-filetype", f"{filename}: form field filetype={filetype!r} but the file is a {parsed.filetype}"
+            "form-filetype", f"{filename}: form field filetype={shown(filetype)} but the file is a {parsed.filetype}"
         )
     pyversion = fields.get("pyversion")
     if pyversion and set(pyversion.split(".")) != set(parsed.python_tags):
         raise Refused(
             "form-pyversion",
-            f"{filename}: form field pyversion={pyversion!r} but the file says {parsed.python_tag!r}",
+            f"{filename}: form field pyversion={shown(pyversion)} but the file says {parsed.python_tag!r}",
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from index_server.contract import BuildLabel
+from index_server.errors import shown
 
 CHANNELS = (11, 12, 13)
 
@@ -35,7 +36,7 @@ class Channel:
             return cls(None)
         if text.startswith("cu") and text[2:].isdigit() and int(text[2:]) in CHANNELS:
             return cls(int(text[2:]))
-        raise ValueError(f"unknown channel {text!r}: use cu11, cu12 or cu13")
+        raise ValueError(f"unknown channel {shown(text, 40)}: use cu11, cu12 or cu13")
 
 
 ROOT = Channel(None)

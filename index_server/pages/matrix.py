@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ class RowKey:
         return f"torch {self.torch} · CUDA {self.cuda} · abi{self.abi}"
 
 
+_PYTHON = re.compile(r"\d+\.\d+")
 MISSING = "missing"  # a cell no run report or file speaks of
 ANY_TORCH = "*"  # a dropped combination that holds for every torch (e.g. a release whose sdist cannot build)
 
@@ -73,16 +75,19 @@ class Matrix:
     releases: list[ReleaseLine] = field(default_factory=list)
 
 
-def _key_of_spec(spec: Mapping[str, Any]) -> tuple[str, RowKey, str] | None:
+def _key_of_spec(spec: Any) -> tuple[str, RowKey, str] | None:
+    """The cell a spec fills, None for one that does not parse (whatever a catalog row holds)."""
+    if not isinstance(spec, Mapping) or not _PYTHON.fullmatch(str(spec.get("python"))):
+        return None
     try:
         key = RowKey(Version(str(spec["torch"])), Version(str(spec["cuda"])), int(bool(spec["cxx11_abi"])))
         return str(Version(str(spec["version"])).public), key, str(spec["python"])
-    except (KeyError, InvalidVersion, ValueError):
+    except (KeyError, InvalidVersion, ValueError, TypeError):
         return None
 
 
 def _key_of_file(record: FileRecord) -> tuple[str, RowKey, str] | None:
-    if record.build_info and isinstance(record.build_info.get("spec"), dict):
+    if isinstance(record.build_info, dict) and isinstance(record.build_info.get("spec"), dict):
         found = _key_of_spec(record.build_info["spec"])
         if found:
             return found
@@ -105,12 +110,17 @@ def build_matrix(
     other: list[FileRecord] = []
     dropped: dict[tuple[str, str, str | None, str | None], DroppedRow] = {}
     for report in reports:  # oldest first: later runs overwrite earlier statuses
+        if not isinstance(report, Mapping):
+            continue
+        tuples = [
+            t for t in report.get("tuples") or [] if isinstance(t, Mapping) and isinstance(t.get("spec"), Mapping)
+        ]
         rows = [d for row in report.get("dropped") or [] if (d := _dropped_row(project, row)) is not None]
-        touches = any(str((t.get("spec") or {}).get("package", "")) == project for t in report.get("tuples", []))
+        touches = any(str(t["spec"].get("package", "")) == project for t in tuples)
         if "dropped" in report and (rows or touches):  # the newest plan that speaks of the project says why
             dropped = {(d.version, d.torch, d.cuda, d.python): d for d in rows}
-        for row in report.get("tuples", []):
-            spec = row.get("spec") or {}
+        for row in tuples:
+            spec = row["spec"]
             if str(spec.get("package", "")) != project:
                 continue
             found = _key_of_spec(spec)
@@ -170,7 +180,7 @@ def _dropped_row(project: str, row: Mapping[str, Any]) -> DroppedRow | None:
             python=None if python is None else str(python),
             reason=str(row["reason"]),
         )
-    except (KeyError, InvalidVersion, TypeError):
+    except (KeyError, InvalidVersion, TypeError, AttributeError):
         return None
 
 

@@ -20,11 +20,13 @@ def build_facts(record: FileRecord) -> BuildFacts | None:
     """What a stored wheel was built for (its factory_build.json, else its build label); None for other files."""
     if record.filetype != "bdist_wheel":
         return None
-    spec = (record.build_info or {}).get("spec")
+    info = record.build_info
+    spec = info.get("spec") if isinstance(info, dict) else None
     if isinstance(spec, dict):
         try:
             exact = spec.get("exact_torch_pin")
             torch_cuda = str(spec.get("torch_cuda", "")).replace(".", "")
+            Version(str(spec["torch"])), Version(str(spec["python"])), int(str(spec["cuda"]).split(".")[0])
             return BuildFacts(
                 project=record.project,
                 version=str(Version(str(spec["version"])).public),
@@ -34,8 +36,8 @@ def build_facts(record: FileRecord) -> BuildFacts | None:
                 python=str(spec["python"]),
                 exact_torch=f"{Version(str(spec['torch_version'])).public}+cu{torch_cuda}" if exact else None,
             )
-        except (KeyError, InvalidVersion):
-            pass
+        except (KeyError, InvalidVersion, ValueError):
+            pass  # odd provenance (ingest checks new files; old rows may hold anything): the label decides
     label = BuildLabel.parse(record.version)
     python = python_of_tag(record.python_tag)
     if label is None or python is None:

@@ -6,7 +6,9 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from index_server.admit.ingest import METADATA_SUFFIX
+from index_server.admit.names import is_normalized_project
 from index_server.context import Context, IndexContext
+from index_server.errors import shown
 from index_server.front import checked_generation, metadata_key
 from index_server.pages.cache import RawPage, make_page
 from index_server.pages.hosted import matrix_url, want_url
@@ -43,8 +45,9 @@ def _metadata_page(ctx: IndexContext, project: str, filename: str) -> RawPage | 
 
 @router.api_route("/files/{project}/{filename}", methods=["GET", "HEAD"])
 def get_file(request: Request, ctx: Context, project: str, filename: str) -> Response:
-    records = ctx.index.files(project) if filename == sentinel_filename(project) else []
-    if records:
+    hosted = is_normalized_project(project) and (ctx.settings.is_hosted(project) or ctx.index.files(project))
+    if filename == sentinel_filename(project) and hosted:
+        records = ctx.index.files(project)
         base = ctx.base_url(request)
         args = (
             matrix_url(base, project),
@@ -64,11 +67,11 @@ def get_file(request: Request, ctx: Context, project: str, filename: str) -> Res
             checked_generation(request.scope),
         )
         if page is None:
-            raise HTTPException(404, f"no file {project}/{filename} on this index")
+            raise HTTPException(404, f"no file {shown(project + '/' + filename)} on this index")
         return cached_response(request, page, hit)
     record = ctx.index.catalog.get(filename)
     if record is None or record.project != project:
-        raise HTTPException(404, f"no file {project}/{filename} on this index")
+        raise HTTPException(404, f"no file {shown(project + '/' + filename)} on this index")
     etag = f'"{record.sha256}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if matches(request, etag):

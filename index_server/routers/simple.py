@@ -1,11 +1,18 @@
-"""The Simple API: `/simple/` and `/cuNN/simple/`, HTML or JSON by Accept, hosted or passed through."""
+"""The Simple API: `/simple/` and `/cuNN/simple/`, HTML or JSON by Accept, hosted or passed through.
+
+A project page is hosted when the catalog holds a file of the name or the name is declared hosted; its
+page then lists the channel's files and the sentinel, and never anything of upstream's. Hosted pages
+render in the worker threads; pass-through waits on the event loop (see `index_server.upstream`), so
+an upstream that hangs holds no thread a hosted page needs. A name that is not PEP 503 is a 404 at once.
+"""
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
-from packaging.utils import canonicalize_name
 
+from index_server.admit.names import project_name
 from index_server.context import Context, IndexContext
 from index_server.front import checked_generation, host_key, index_key, project_key
 from index_server.pages.cache import RawPage, make_page
@@ -65,9 +72,9 @@ def _index(request: Request, ctx: IndexContext) -> Response:
 def _hosted(
     ctx: IndexContext, request: Request, channel: Channel, name: str, media_type: str, kind: str
 ) -> RawPage | None:
-    """The rendered page of a hosted project, None when the catalog has no file of `name`."""
+    """The rendered page of a hosted project, None when `name` is not hosted (no file, not declared)."""
     records = ctx.index.files(name)
-    if not records:
+    if not records and not ctx.settings.is_hosted(name):
         return None
     page = hosted_page(
         name,
@@ -85,17 +92,27 @@ def _render(page: ProjectPage, kind: str) -> bytes:
     return render_project_json(page) if kind == "json" else render_project_html(page).encode()
 
 
-def _upstream_page(ctx: IndexContext, name: str) -> ProjectPage:
+async def _upstream_body(ctx: IndexContext, name: str, kind: str) -> bytes:
     if ctx.upstream is None or ctx.settings.blocks_upstream(name):
         raise HTTPException(404, f"{name} is not on this index (and is never taken from upstream)")
-    page = ctx.upstream.project(name)
-    if page is None:
+    answer = await ctx.upstream.project(name)
+    if answer is None:
         raise HTTPException(404, f"{name} is neither on this index nor upstream")
-    return page
+    body = answer.rendered.get(kind)
+    if body is None:
+        body = answer.rendered[kind] = await anyio.to_thread.run_sync(_render, answer.page, kind)
+    return body
 
 
-def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -> Response:
-    normalized = canonicalize_name(name)
+def _normalized(name: str) -> str:
+    normalized = project_name(name)
+    if normalized is None:
+        raise HTTPException(404, "not a project name (PEP 508: letters, digits and . _ -)")
+    return normalized
+
+
+async def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -> Response:
+    normalized = _normalized(name)
     if name != normalized:
         return RedirectResponse(f"/{channel.prefix}simple/{normalized}/", status_code=301)
     chosen = _negotiated(request)
@@ -103,12 +120,14 @@ def _project(request: Request, ctx: IndexContext, channel: Channel, name: str) -
         return chosen
     media_type, kind = chosen
     key = project_key(channel.prefix, normalized, media_type, host_key(request.scope, ctx.settings.public_url))
-    hosted, hit = ctx.pages.get_or_render(
-        key, lambda: _hosted(ctx, request, channel, normalized, media_type, kind), checked_generation(request.scope)
+    hosted, hit = await anyio.to_thread.run_sync(
+        lambda: ctx.pages.get_or_render(
+            key, lambda: _hosted(ctx, request, channel, normalized, media_type, kind), checked_generation(request.scope)
+        )
     )
     if hosted is not None:
         return cached_response(request, hosted, hit)
-    body = _render(_upstream_page(ctx, normalized), kind)
+    body = await _upstream_body(ctx, normalized, kind)
     return page_response(request, body, media_type, ctx.settings.page_max_age_s)
 
 
@@ -118,13 +137,13 @@ def root_index(request: Request, ctx: Context) -> Response:
 
 
 @router.api_route("/simple/{name}/", methods=["GET", "HEAD"])
-def root_project(request: Request, ctx: Context, name: str) -> Response:
-    return _project(request, ctx, _channel(None), name)
+async def root_project(request: Request, ctx: Context, name: str) -> Response:
+    return await _project(request, ctx, _channel(None), name)
 
 
 @router.api_route("/simple/{name}", methods=["GET", "HEAD"])
 def root_project_no_slash(name: str) -> Response:
-    return RedirectResponse(f"/simple/{canonicalize_name(name)}/", status_code=301)
+    return RedirectResponse(f"/simple/{_normalized(name)}/", status_code=301)
 
 
 @router.api_route("/{channel}/simple/", methods=["GET", "HEAD"])
@@ -134,11 +153,11 @@ def channel_index(request: Request, ctx: Context, channel: str) -> Response:
 
 
 @router.api_route("/{channel}/simple/{name}/", methods=["GET", "HEAD"])
-def channel_project(request: Request, ctx: Context, channel: str, name: str) -> Response:
-    return _project(request, ctx, _channel(channel), name)
+async def channel_project(request: Request, ctx: Context, channel: str, name: str) -> Response:
+    return await _project(request, ctx, _channel(channel), name)
 
 
 @router.api_route("/{channel}/simple/{name}", methods=["GET", "HEAD"])
 def channel_project_no_slash(channel: str, name: str) -> Response:
-    _channel(channel)
-    return RedirectResponse(f"/{channel}/simple/{canonicalize_name(name)}/", status_code=301)
+    parsed = _channel(channel)
+    return RedirectResponse(f"/{parsed.prefix}simple/{_normalized(name)}/", status_code=301)

@@ -1,26 +1,25 @@
-"""The legacy upload API (`/legacy/`) that twine, `uv publish` and poetry speak, with token auth."""
+"""The legacy upload API (`/legacy/`) that twine, `uv publish` and poetry speak, with token auth.
+
+Auth first, then the declared Content-Length, then the body, read as it arrives (`admit.upload_stream`):
+the file part goes straight to the data disk, so a refusal costs no more than the bytes before it."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
 
 from index_server.admit.names import check_filename, check_form
+from index_server.admit.upload_stream import MAX_FIELDS_BYTES, ReceivedFile, receive_upload
 from index_server.context import Context, IndexContext
-from index_server.errors import Refused
-from index_server.storage.files import FileStore
+from index_server.errors import Refused, RefusedTooLarge, shown
 
 router = APIRouter()
-_CHUNK = 1 << 20
+FORM_OVERHEAD = MAX_FIELDS_BYTES + 64 * 1024  # what a body may carry besides the file: fields, boundaries
 
 
 def _auth_failure(request: Request, ctx: IndexContext) -> Response | None:
@@ -35,8 +34,8 @@ def _auth_failure(request: Request, ctx: IndexContext) -> Response | None:
         user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return PlainTextResponse("401 Unauthorized: [auth-malformed] malformed Basic credentials", status_code=401)
-    if user != "__token__":
-        return PlainTextResponse(f"403 Forbidden: [auth-user] user must be __token__, not {user!r}", status_code=403)
+    if user != "__token__":  # never echoed: a client that swapped the fields sent its token as the user
+        return PlainTextResponse("403 Forbidden: [auth-user] the user name must be __token__", status_code=403)
     if not any(secrets.compare_digest(password.encode(), token.encode()) for token in ctx.settings.upload_tokens):
         return PlainTextResponse(
             "403 Forbidden: [auth-token] this upload token is not accepted (the server reads FACTORY_UPLOAD_TOKENS)",
@@ -45,19 +44,17 @@ def _auth_failure(request: Request, ctx: IndexContext) -> Response | None:
     return None
 
 
-def _spool(upload: UploadFile, store: FileStore, max_bytes: int, filename: str) -> tuple[Path, dict[str, str]]:
-    """Copy the upload to a temp file of the store, computing the digests clients send; the temp file
-    is removed on any failure (a full disk included)."""
-    hashers: dict[str, Any] = {
-        "md5": hashlib.md5(usedforsecurity=False),
-        "blake2_256": hashlib.blake2b(digest_size=32),
-    }
-    path = store.new_temp(".upload")
-    upload.file.seek(0)
-    _size, sha256 = store.write_chunks(
-        path, iter(lambda: upload.file.read(_CHUNK), b""), max_bytes, filename, tuple(hashers.values())
-    )
-    return path, {"sha256": sha256, **{k: h.hexdigest() for k, h in hashers.items()}}
+def _check_declared_length(header: str | None, limit: int) -> None:
+    """Refuse a body its Content-Length says is too large, before reading a byte of it."""
+    if header is not None and header.isdigit() and int(header) > limit + FORM_OVERHEAD:
+        raise RefusedTooLarge(
+            "upload-size", f"the request declares {header} bytes; the index takes files of at most {limit} bytes"
+        )
+
+
+def _check_early(filename: str, fields: dict[str, str]) -> None:
+    """What the fields sent before the file can already refuse (checked again once the body is read)."""
+    check_form(fields, check_filename(filename))
 
 
 def _check_digests(sent: dict[str, str | None], actual: dict[str, str], filename: str) -> None:
@@ -79,30 +76,34 @@ async def upload(request: Request, ctx: Context) -> Response:
     failure = _auth_failure(request, ctx)
     if failure is not None:
         return failure
-    async with request.form(max_part_size=4 * 1024 * 1024) as form:
-        return await _store(form, ctx)
-
-
-async def _store(form: FormData, ctx: IndexContext) -> Response:
-    action = form.get(":action")
-    if action != "file_upload":
-        return PlainTextResponse(
-            f"400 Bad Request: [form-action] :action {action!r} is not supported; use file_upload", 400
-        )
-    content = form.get("content")
-    if not isinstance(content, UploadFile) or not content.filename:
-        return PlainTextResponse("400 Bad Request: [form-content] no file in the 'content' field", status_code=400)
-    filename = content.filename
-    fields = {k: v if isinstance(v, str) else None for k, v in form.items()}
-    check_form(fields, check_filename(filename))  # refused before a byte is spooled
-    tmp_path, actual = await run_in_threadpool(
-        _spool, content, ctx.index.store, ctx.settings.limits.max_upload_bytes, filename
+    limit = ctx.settings.limits.max_upload_bytes
+    _check_declared_length(request.headers.get("content-length"), limit)
+    fields, received = await receive_upload(
+        request.stream(),
+        request.headers.get("content-type", ""),
+        ctx.index.store,
+        max_file_bytes=limit,
+        on_file=_check_early,
     )
     try:
-        sent = {a: fields.get(f"{a}_digest") for a in ("sha256", "md5", "blake2_256")}
-        _check_digests(sent, actual, filename)
-        result = await run_in_threadpool(ctx.index.ingest, tmp_path, filename)
+        return await _store(fields, received, ctx)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if received is not None:
+            received.path.unlink(missing_ok=True)
+
+
+async def _store(fields: dict[str, str], received: ReceivedFile | None, ctx: IndexContext) -> Response:
+    action = fields.get(":action")
+    if action != "file_upload":
+        return PlainTextResponse(
+            f"400 Bad Request: [form-action] :action {shown(action, 40)} is not supported; use file_upload", 400
+        )
+    if received is None or not received.filename:
+        return PlainTextResponse("400 Bad Request: [form-content] no file in the 'content' field", status_code=400)
+    filename = received.filename
+    check_form(fields, check_filename(filename))
+    sent = {a: fields.get(f"{a}_digest") for a in ("sha256", "md5", "blake2_256")}
+    _check_digests(sent, received.digests, filename)
+    result = await run_in_threadpool(ctx.index.ingest_spooled, received.path, filename, received.digests["sha256"])
     verb = "stored" if result.created else "already present with identical content"
     return PlainTextResponse(f"200 OK: {result.filename} {verb} (sha256 {result.sha256})")

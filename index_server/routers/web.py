@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
-from packaging.utils import canonicalize_name
 
+from index_server.admit.names import project_name
 from index_server.context import Context
 from index_server.pages.matrix import build_matrix, filter_matrix
 from index_server.pages.wanted import wanted_rows
@@ -31,13 +31,15 @@ def project(
     cuda: str | None = None,
     python: str | None = None,
 ) -> Response:
-    normalized = canonicalize_name(name)
+    normalized = project_name(name)
+    if normalized is None:
+        raise HTTPException(404, "not a project name (PEP 508: letters, digits and . _ -)")
     if normalized != name:
         return RedirectResponse(f"/project/{normalized}/", status_code=301)
     records = ctx.index.files(name)
     reports = ctx.index.catalog.reports()
     matrix = build_matrix(name, records, reports, version)
-    if not records and not matrix.rows:
+    if not records and not matrix.rows and not ctx.settings.is_hosted(name):
         raise HTTPException(404, f"{name} is not hosted on this index")
     filters = {"torch": torch, "cuda": cuda, "python": python}
     wanted = wanted_rows(ctx.index.wants.wants(name), ctx.settings.want_plan)

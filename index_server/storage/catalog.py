@@ -1,8 +1,15 @@
-"""The catalog: one SQLite database with a row per stored file and one per run report."""
+"""The catalog: one SQLite database with a row per stored file and one per run report.
+
+A row is served only when it reads back as written: a PEP 503 project, a file name that is one path
+segment, an integer size, a sha256, an ISO upload time, a JSON object (or nothing) as its build record.
+A row edited into anything else (by hand, or by whoever reached the disk) is left out of every page
+and every export, and `bad_rows` names it for fsck; nothing it holds becomes a path.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -13,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
 
-from index_server.errors import UnknownFile
+from index_server.errors import UnknownFile, shown
 from index_server.storage import sqlite
 
 _SCHEMA = """
@@ -57,6 +65,58 @@ class FileRecord:
     build_info: dict[str, Any] | None
 
 
+_NORMALIZED = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_FILENAME = re.compile(r"[A-Za-z0-9_+!-][A-Za-z0-9._+!-]{0,199}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_normalized_project(text: str) -> bool:
+    """True for a project name in PEP 503 form (what rows and the URLs of files carry)."""
+    return len(text) <= 100 and _NORMALIZED.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A files row that does not read back as the index writes rows, and why."""
+
+    filename: str
+    reason: str
+
+
+def _row_problem(row: sqlite3.Row) -> str | None:
+    """Why a files row cannot be served as it stands (None: it can)."""
+    project, filename = row["project"], row["filename"]
+    if not isinstance(project, str) or not is_normalized_project(project):
+        return f"project {shown(project, 60)} is not a PEP 503 name"
+    if not isinstance(filename, str) or not _FILENAME.fullmatch(filename) or filename == "..":
+        return f"file name {shown(filename, 60)} is not a single safe path segment"
+    try:
+        Version(row["version"])
+    except (InvalidVersion, TypeError):
+        return f"version {shown(row['version'], 60)} is not PEP 440"
+    if row["filetype"] not in ("bdist_wheel", "sdist") or not isinstance(row["python_tag"], str):
+        return "its file type or python tag is not one the index writes"
+    for key in ("requires_python", "yanked_reason"):
+        if row[key] is not None and not isinstance(row[key], str):
+            return f"{key} is not text"
+    if not isinstance(row["size"], int) or row["size"] < 0:
+        return f"size {shown(row['size'], 40)} is not a byte count"
+    for key in ("sha256", "metadata_sha256"):
+        if row[key] is not None and not (isinstance(row[key], str) and _SHA256.fullmatch(row[key])):
+            return f"{key} {shown(row[key], 80)} is not a sha256"
+    try:
+        record = _record(row)
+    except (ValueError, TypeError) as err:  # upload time, version text, build record JSON
+        return f"unreadable ({type(err).__name__}: {shown(str(err), 80)})"
+    if record.build_info is not None and not isinstance(record.build_info, dict):
+        return "its build record is not a JSON object"
+    return None
+
+
+def _readable(rows: list[sqlite3.Row]) -> list[FileRecord]:
+    return [_record(r) for r in rows if _row_problem(r) is None]
+
+
 def _record(row: sqlite3.Row) -> FileRecord:
     return FileRecord(
         filename=row["filename"],
@@ -92,7 +152,7 @@ class Catalog:
     def get(self, filename: str) -> FileRecord | None:
         with self._connect() as db:
             row = db.execute("SELECT * FROM files WHERE filename = ?", (filename,)).fetchone()
-        return _record(row) if row else None
+        return _record(row) if row and _row_problem(row) is None else None
 
     def add_exclusive(
         self, record: FileRecord, write_files: Callable[[], None], undo: Callable[[], None] | None = None
@@ -152,15 +212,22 @@ class Catalog:
     def projects(self) -> list[NormalizedName]:
         with self._connect() as db:
             rows = db.execute("SELECT DISTINCT project FROM files ORDER BY project").fetchall()
-        return [NormalizedName(r["project"]) for r in rows]
+        return [NormalizedName(p) for r in rows if isinstance(p := r["project"], str) and is_normalized_project(p)]
 
     def files(self, project: str | None = None) -> list[FileRecord]:
+        """Every servable row (of `project`); rows that do not read back are left out (see bad_rows)."""
         with self._connect() as db:
             if project is None:
                 rows = db.execute("SELECT * FROM files ORDER BY project, filename").fetchall()
             else:
                 rows = db.execute("SELECT * FROM files WHERE project = ? ORDER BY filename", (project,)).fetchall()
-        return [_record(r) for r in rows]
+        return _readable(rows)
+
+    def bad_rows(self) -> list[BadRow]:
+        """The rows `files` leaves out, each with the reason."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM files ORDER BY rowid").fetchall()
+        return [BadRow(str(r["filename"]), problem) for r in rows if (problem := _row_problem(r)) is not None]
 
     def set_yanked(self, filename: str, reason: str | None) -> None:
         """Yank (reason "" or text) or unyank (None) one file."""

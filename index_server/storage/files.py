@@ -14,8 +14,8 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,11 @@ class FileStore:
             raise ValueError(f"unsafe file name {project}/{filename}")
         return self.root / project / filename
 
+    def inside(self, path: Path) -> bool:
+        """Whether `path`, symlinks resolved, is under the store's root (fsck and export touch nothing else)."""
+        root = self.root.resolve()
+        return root in path.resolve().parents
+
     def new_temp(self, suffix: str) -> Path:
         """An empty temp file of this process in the temp area; the caller removes it."""
         with disk_full_is_507("a temporary file"):
@@ -103,30 +108,33 @@ class FileStore:
         """Temporaries whose writing process is gone (crash debris)."""
         return [e for e in sorted(self.tmp.iterdir()) if temp_owner_alive(e) is False]
 
-    def write_chunks(
-        self, out_path: Path, chunks: Iterable[bytes], max_bytes: int, what: str, hashers: Sequence[Any] = ()
-    ) -> tuple[int, str]:
-        """Write `chunks` to `out_path` (fsynced), feeding `hashers` too; returns (size, sha256).
-        The file is removed on any failure; a full disk raises InsufficientStorage."""
-        digest, size = hashlib.sha256(), 0
+    def write_chunks(self, out_path: Path, chunks: Iterable[bytes], max_bytes: int, what: str) -> tuple[int, str]:
+        """Write `chunks` to `out_path` (fsynced); returns (size, sha256). The file is removed on any
+        failure; a full disk raises InsufficientStorage."""
+        writer = ChunkWriter(out_path, max_bytes, what)
         try:
-            with disk_full_is_507(what), out_path.open("wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise RefusedTooLarge(
-                            "upload-size", f"{what}: larger than the index's limit of {max_bytes} bytes"
-                        )
-                    digest.update(chunk)
-                    for hasher in hashers:
-                        hasher.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            for chunk in chunks:
+                writer.write(chunk)
+            writer.finish()
         except BaseException:
-            out_path.unlink(missing_ok=True)
+            writer.abort()
             raise
-        return size, digest.hexdigest()
+        return writer.size, writer.hashers["sha256"].hexdigest()
+
+    @contextmanager
+    def staged_move(self, spooled: Path, filename: str) -> Iterator[Path]:
+        """Move `spooled`, a temp file of this store, into a stage folder under its own name (no copy);
+        removed afterwards unless committed."""
+        if spooled.parent != self.tmp:
+            raise ValueError(f"{spooled} is not a temporary of this store ({self.tmp})")
+        with disk_full_is_507(filename):
+            folder = Path(tempfile.mkdtemp(dir=self.tmp, prefix=temp_prefix(), suffix=".stage"))
+        try:
+            staged = folder / filename
+            os.rename(spooled, staged)
+            yield staged
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
     def staged_copy(self, source: Path, max_bytes: int, filename: str | None = None) -> Iterator[tuple[Path, str]]:
@@ -158,6 +166,47 @@ class FileStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, data, tmp_dir=self.tmp)
         return target
+
+
+class ChunkWriter:
+    """A file written chunk by chunk, refused past `max_bytes` at the chunk that crosses it, hashed
+    (sha256, and md5 / blake2_256 as upload clients send them) on the way; `finish` fsyncs it."""
+
+    def __init__(self, path: Path, max_bytes: int, what: str) -> None:
+        self.path, self.max_bytes, self.what = path, max_bytes, what
+        self.size = 0
+        self.hashers: dict[str, Any] = {
+            "sha256": hashlib.sha256(),
+            "md5": hashlib.md5(usedforsecurity=False),
+            "blake2_256": hashlib.blake2b(digest_size=32),
+        }
+        with disk_full_is_507(what):
+            self._out = path.open("wb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise RefusedTooLarge(
+                "upload-size", f"{self.what}: larger than the index's limit of {self.max_bytes} bytes"
+            )
+        for hasher in self.hashers.values():
+            hasher.update(chunk)
+        with disk_full_is_507(self.what):
+            self._out.write(chunk)
+
+    def finish(self) -> dict[str, str]:
+        """Flush and fsync; returns the hex digests by the names upload forms use."""
+        with disk_full_is_507(self.what):
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+        return {name: hasher.hexdigest() for name, hasher in self.hashers.items()}
+
+    def abort(self) -> None:
+        """Close and remove the file (after any failure)."""
+        with suppress(OSError):
+            self._out.close()
+        self.path.unlink(missing_ok=True)
 
 
 # Served files are world-readable, so a static export (hard links) can be served by a web server running as

@@ -8,6 +8,11 @@ Problems found (kind: what it means):
   metadata-mismatch  a wheel's .metadata file differs from the sha256 in its row
   orphan-file        a file with no row (a writer died between its rename and its commit)
   stray-temporary    a temporary whose writing process is gone
+  outside-files      a row whose file resolves outside files/ (a symlink); reported, never touched
+  symlink            a symlink among the project folders (the index makes none); reported, never followed
+  bad-row            a catalog row that does not read back as the index writes rows (a path outside
+                     files/, a size or time that is not one); never served, never repaired: someone
+                     edited the catalog, and a person should look
 Repair drops rows whose file is missing, removes orphans and stray temporaries, and rewrites a
 .metadata file from its (intact) wheel. A corrupted file is never deleted by repair: its bytes may be
 the only copy, and it is not the index's to judge which bytes were right; the report says what to do.
@@ -22,6 +27,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index_server.errors import shown
 from index_server.storage.catalog import Catalog, FileRecord
 from index_server.storage.files import FileStore, remove, temp_owner_alive, write_atomic
 
@@ -64,6 +70,9 @@ def _sha256(path: Path) -> str:
 
 def _check_row(store: FileStore, record: FileRecord) -> list[Problem]:
     path = store.path(record.project, record.filename)
+    if (path.exists() or path.is_symlink()) and not store.inside(path):
+        detail = f"resolves to {path.resolve()}, outside {store.root} (a symlink?); never followed by repair"
+        return [Problem(kind="outside-files", path=path, detail=detail, repairable=False)]
     if not path.is_file():
         return [
             Problem(
@@ -126,6 +135,10 @@ def _orphans(store: FileStore, rows: dict[str, str | None]) -> list[Problem]:
     """Files on disk that no row owns (call with the catalog's write lock held)."""
     orphans = []
     for project in sorted(store.root.iterdir()):
+        if project.is_symlink():  # the index makes no links: never followed, never removed
+            detail = f"a symlink to {project.resolve()} among the projects; remove it by hand if it is not yours"
+            orphans.append(Problem(kind="symlink", path=project, detail=detail, repairable=False))
+            continue
         if project == store.tmp or not project.is_dir():
             continue
         for path in sorted(project.iterdir()):
@@ -148,7 +161,7 @@ def recover(store: FileStore, catalog: Catalog) -> list[Problem]:
     """Remove a crashed writer's debris (orphan files, dead writers' temporaries); returns what went."""
     with catalog.write_locked() as db:
         rows = {r["filename"]: r["metadata_sha256"] for r in db.execute("SELECT filename, metadata_sha256 FROM files")}
-        debris = _orphans(store, rows) + [
+        debris = [p for p in _orphans(store, rows) if p.repairable] + [
             p for p in _stray_temporaries(store, time.time()) if temp_owner_alive(p.path) is False
         ]
         for problem in debris:
@@ -156,10 +169,23 @@ def recover(store: FileStore, catalog: Catalog) -> list[Problem]:
     return debris
 
 
+def _bad_rows(catalog: Catalog) -> list[Problem]:
+    return [
+        Problem(
+            kind="bad-row",
+            path=catalog.path,
+            detail=f"row {shown(row.filename, 80)}: {row.reason}; it is never served, check who edited the catalog",
+            repairable=False,
+        )
+        for row in catalog.bad_rows()
+    ]
+
+
 def fsck(store: FileStore, catalog: Catalog, *, repair: bool = False) -> FsckReport:
     report = FsckReport()
     records = catalog.files()
-    report.checked = len(records)
+    report.problems += _bad_rows(catalog)
+    report.checked = len(records) + len(report.problems)
     for record in records:
         report.problems += _check_row(store, record)
     report.problems += _stray_temporaries(store, time.time())

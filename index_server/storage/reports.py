@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from index_server.contract import RUN_OUTCOMES
-from index_server.errors import InvalidDistribution, UnknownFile
+from index_server.errors import InvalidDistribution, UnknownFile, shown
 from index_server.storage.catalog import Catalog
 from index_server.storage.files import copy_tree_atomic
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def plain_name(text: str) -> bool:
+    """A run or tuple id usable as one path segment: letters, digits and ._+- (not starting with them)."""
+    return _SAFE.fullmatch(text) is not None
 
 
 class ReportError(InvalidDistribution):
@@ -24,10 +29,10 @@ def _check_report(report: dict[str, Any]) -> None:
     for key in ("run_id", "started", "finished", "tuples"):
         if key not in report:
             raise ReportError(f"run report lacks {key!r}; see LocalIndex.publish_report for the schema")
-    if not _SAFE.match(str(report["run_id"])):
+    if not plain_name(str(report["run_id"])):
         raise ReportError(f"run_id {report['run_id']!r} must be letters, digits and ._+-")
     for row in report["tuples"]:
-        if not _SAFE.match(str(row.get("id", ""))):
+        if not plain_name(str(row.get("id", ""))):
             raise ReportError(f"tuple id {row.get('id')!r} must be letters, digits and ._+-")
         if row.get("outcome") not in RUN_OUTCOMES:
             allowed = ", ".join(RUN_OUTCOMES)
@@ -47,7 +52,7 @@ class ReportStore:
         build = self.tmp_dir / f"report-{run_id}"
         (build / "logs").mkdir(parents=True, exist_ok=True)
         for tuple_id, log in logs.items():
-            if not _SAFE.match(tuple_id):
+            if not plain_name(tuple_id):
                 raise ReportError(f"log key {tuple_id!r} must be letters, digits and ._+-")
             (build / "logs" / f"{tuple_id}.log").write_bytes(log.read_bytes())
         report = {**report, "tuples": [{**row, "log": row["id"] in logs} for row in report["tuples"]]}
@@ -59,9 +64,16 @@ class ReportStore:
         shutil.rmtree(build, ignore_errors=True)
         self.catalog.add_report(run_id, str(report["finished"]), report)
 
+    def logs_of(self, run_id: str) -> list[Path]:
+        """The build logs of one run; [] for a run id that is not a plain name (a tampered report)."""
+        folder = self.root / run_id / "logs"
+        if not plain_name(run_id) or not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if plain_name(p.name) and p.is_file() and not p.is_symlink())
+
     def log_path(self, run_id: str, tuple_id: str) -> Path:
-        if not (_SAFE.match(run_id) and _SAFE.match(tuple_id)):
-            raise UnknownFile(f"no log {run_id}/{tuple_id}")
+        if not (plain_name(run_id) and plain_name(tuple_id)):
+            raise UnknownFile(f"no log {shown(run_id + '/' + tuple_id)}")
         path = self.root / run_id / "logs" / f"{tuple_id}.log"
         if not path.is_file():
             raise UnknownFile(f"no build log for {tuple_id} in run {run_id}")

@@ -10,9 +10,11 @@ import base64
 import hashlib
 import io
 import stat
+import struct
 import tarfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +31,7 @@ class Member:
     name: str
     data: bytes = b"x = 1\n"
     mode: int = REGULAR  # Unix st_mode written into the zip's external attributes
+    comment: bytes = b""  # the member's comment in the central directory
 
 
 @dataclass(kw_only=True)
@@ -78,6 +81,7 @@ class WheelSpec:
                     zinfo = zipfile.ZipInfo(m.name, date_time=(2020, 1, 1, 0, 0, 0))
                     zinfo.external_attr = (m.mode & 0xFFFF) << 16
                     zinfo.compress_type = zipfile.ZIP_DEFLATED
+                    zinfo.comment = m.comment
                     zf.writestr(zinfo, m.data)
                 if not self.no_record:
                     zf.writestr(f"{dist_info}/RECORD", record)
@@ -101,13 +105,14 @@ def sdist(
     pkg_info: str | None = None,
     top: str | None = None,
     filename: str | None = None,
+    tar_format: int = tarfile.PAX_FORMAT,
 ) -> tuple[str, bytes]:
     base = f"{name.replace('-', '_')}-{version}"
     top = top if top is not None else base
     pkg = pkg_info if pkg_info is not None else f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     entries = [TarMember(name=f"{top}/PKG-INFO", data=pkg.encode()), TarMember(name=f"{top}/setup.py"), *members]
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w:gz", format=tar_format, compresslevel=1) as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry.name)
             info.type = entry.type
@@ -119,3 +124,26 @@ def sdist(
             else:
                 tar.addfile(info)
     return filename or f"{base}.tar.gz", out.getvalue()
+
+
+def zip_directory(entries: int, name: bytes = b"pkg/m.py", count: int | None = None) -> bytes:
+    """A zip of one stored member whose central directory lists it `entries` times (zip64 past 65535),
+    its end record saying `count` entries (default: the truth). Built from bytes: zipfile would take minutes."""
+    data = b"x = 1\n"
+    crc = zlib.crc32(data)
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0)
+    local += name + data
+    header = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0, 0, 0, 0, 0, 0
+    )
+    central = (header + name) * entries
+    offset, size = len(local), len(central)
+    count = entries if count is None else count
+    tail = b""
+    if count > 0xFFFF:
+        zip64_at = offset + size
+        tail += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+        tail += struct.pack("<4sLQL", b"PK\x06\x07", 0, zip64_at, 1)
+        count = 0xFFFF
+    tail += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, size, offset, 0)
+    return local + central + tail

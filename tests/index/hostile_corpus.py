@@ -7,13 +7,15 @@ controls, per category, are real-looking files the same rules must accept.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hostile_builders import Member, TarMember, WheelSpec, record_hash, sdist
+from fake_dists import build_spec_json
+from hostile_builders import Member, TarMember, WheelSpec, record_hash, sdist, zip_directory
 
 Built = tuple[str, bytes]
 CORPUS_UPLOAD_LIMIT = 4 * 1024 * 1024
@@ -193,6 +195,104 @@ def _metadata() -> list[Case]:
         ("sdist-no-pkg-info", lambda: sdist(top="pkg-1.0", pkg_info="", members=()), "metadata-missing"),
     ]
     return [Case(category="metadata", id=i, build=b, status=422, rule=r) for i, b, r in cases]
+
+
+def with_build_info(
+    edit: Callable[[dict[str, object]], object] | None = None, raw: bytes | None = None
+) -> Callable[[], Built]:
+    """A factory-shaped cp311 wheel of pkg 1.0 whose factory_build.json is the factory's, edited (or `raw`)."""
+
+    def build() -> Built:
+        info = build_spec_json("1.0", "13.0", "2.14")
+        info["spec"]["package"] = "pkg"  # type: ignore[index]
+        if edit is not None:
+            edit(info)
+        data = raw if raw is not None else json.dumps(info).encode()
+        members = [Member(name="pkg/__init__.py"), Member(name="pkg-1.0.dist-info/factory_build.json", data=data)]
+        return WheelSpec(tag="cp311-cp311-manylinux_2_28_x86_64", members=members).build_bytes()
+
+    return build
+
+
+def _spec(key: str, value: object) -> Callable[[dict[str, object]], object]:
+    return lambda info: info["spec"].__setitem__(key, value)  # type: ignore[attr-defined]
+
+
+def _drop_spec(key: str) -> Callable[[dict[str, object]], object]:
+    return lambda info: info["spec"].pop(key)  # type: ignore[attr-defined]
+
+
+def _build_info() -> list[Case]:
+    """factory_build.json against the schema the factory writes (index_server.contract.BuildInfo)."""
+    deep = b'{"input_key": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    cases: list[tuple[str, Callable[[], Built], int, str]] = [
+        ("python-html", with_build_info(_spec("python", "<b>py</b>")), 422, "build-info"),
+        ("python-other-tag", with_build_info(_spec("python", "3.12")), 422, "build-info"),
+        ("package-other", with_build_info(_spec("package", "evil")), 422, "build-info"),
+        ("version-other", with_build_info(_spec("version", "9.9")), 422, "build-info"),
+        ("torch-not-a-version", with_build_info(_spec("torch", "<script>x</script>")), 422, "build-info"),
+        ("cuda-not-a-version", with_build_info(_spec("cuda", "thirteen")), 422, "build-info"),
+        ("cuda-major-string", with_build_info(_spec("cuda_major", "13")), 422, "build-info"),
+        ("abi-string", with_build_info(_spec("cxx11_abi", "yes")), 422, "build-info"),
+        ("archs-not-a-list", with_build_info(_spec("archs", "sm_90")), 422, "build-info"),
+        ("archs-numbers", with_build_info(_spec("archs", [90])), 422, "build-info"),
+        ("spec-missing-key", with_build_info(_drop_spec("torch")), 422, "build-info"),
+        ("spec-a-list", with_build_info(lambda info: info.__setitem__("spec", [1])), 422, "build-info"),
+        ("input-key-number", with_build_info(lambda info: info.__setitem__("input_key", 5)), 422, "build-info"),
+        ("flags-not-strings", with_build_info(lambda info: info.__setitem__("flags", {"x": 1})), 422, "build-info"),
+        ("nested-too-deep", with_build_info(raw=deep), 422, "build-info"),
+        (
+            "too-large",
+            with_build_info(raw=b'{"input_key": "' + os.urandom(700_000).hex().encode() + b'"}'),
+            413,
+            "build-info-size",
+        ),
+    ]
+    return [Case(category="build-info", id=i, build=b, status=s, rule=r) for i, b, s, r in cases]
+
+
+def _long_names() -> list[Case]:
+    """Names of any length, which a refusal must not echo in full, and headers capped while read."""
+    top = "pkg-1.0"
+    long_member = f"{top}/" + "a" * (16 << 20)
+    metadata = (
+        "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nDescription: "
+        + base64.b64encode(os.urandom(1 << 20)).decode()
+        + "\n"
+    )
+    cases = [
+        (
+            "tar-gnu-long-name",
+            tar_with(TarMember(name=long_member), tar_format=tarfile.GNU_FORMAT),
+            413,
+            "tar-header-size",
+        ),
+        ("tar-pax-long-name", tar_with(TarMember(name=long_member)), 413, "tar-header-size"),
+        ("tar-long-name-bad", tar_with(TarMember(name=f"{top}/" + "b" * 60_000 + "\x01")), 422, "path-length"),
+        ("zip-long-name-bad", with_members("pkg/" + "c" * 60_000 + "\x01"), 422, "path-length"),
+        ("zip-long-name-outside", with_members("../" + "d" * 60_000), 422, "path-length"),
+        ("long-dist-info", wheel(extra_dist_info="e" * 60_000 + "-1.0.dist-info"), 422, "path-length"),
+        ("wheel-metadata-too-large", wheel(metadata=metadata), 413, "metadata-size"),
+        ("sdist-pkg-info-too-large", lambda: sdist(pkg_info=metadata), 413, "metadata-size"),
+        (
+            "zip-directory-count-lies",
+            lambda: ("pkg-1.0-py3-none-any.whl", zip_directory(300, count=1)),
+            413,
+            "archive-members",
+        ),
+    ]
+    out = [Case(category="long-names", id=i, build=b, status=s, rule=r) for i, b, s, r in cases]
+    out.append(
+        Case(
+            category="long-names",
+            id="form-name",
+            build=wheel(),
+            form={"name": "n" * 100_000},
+            status=400,
+            rule="form-name",
+        )
+    )
+    return out
 
 
 def _archives() -> list[Case]:
@@ -435,5 +535,16 @@ def _auth() -> list[Case]:
     return [Case(category="auth", id=i, build=wheel(), headers=h, status=s, rule=r) for i, h, s, r in cases]
 
 
-CASES: list[Case] = _paths() + _names() + _tags() + _metadata() + _archives() + _digests() + _form_fields() + _auth()
+CASES: list[Case] = (
+    _paths()
+    + _names()
+    + _tags()
+    + _metadata()
+    + _build_info()
+    + _archives()
+    + _long_names()
+    + _digests()
+    + _form_fields()
+    + _auth()
+)
 CATEGORIES = sorted({c.category for c in CASES})

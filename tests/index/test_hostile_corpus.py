@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import ROOT_MAP, TOKEN, TestClient
 from hostile_builders import Member, TarMember, WheelSpec, sdist
-from hostile_corpus import CASES, CATEGORIES, CORPUS_UPLOAD_LIMIT, Built, Case
+from hostile_corpus import CASES, CATEGORIES, CORPUS_UPLOAD_LIMIT, Built, Case, with_build_info
 
 from index_server.app import create_app
 from index_server.sentinel import build_sentinel
@@ -22,6 +22,7 @@ from index_server.settings import IndexSettings, Limits
 from index_server.storage.catalog import Catalog
 
 JSON = "application/vnd.pypi.simple.v1+json"
+MAX_REFUSAL = 2048  # bytes of a refusal's body, whatever names the file holds
 LIMITS = Limits(max_upload_bytes=CORPUS_UPLOAD_LIMIT, max_uncompressed_bytes=6 * 1024 * 1024, max_members=250)
 
 
@@ -95,8 +96,10 @@ def test_hostile_upload_is_refused_and_leaves_nothing(
     client, data = corpus_app
     filename, body = case.build()
     response = post(client, filename, body, case.form, case.headers)
-    assert response.status_code == case.status, response.text
-    assert f"[{case.rule}]" in response.text, response.text
+    assert response.status_code == case.status, response.text[:2000]
+    assert f"[{case.rule}]" in response.text, response.text[:2000]
+    assert len(response.content) <= MAX_REFUSAL, f"a {len(response.content)}-byte refusal: {response.text[:200]}"
+    assert TOKEN not in response.text  # whatever field the token was sent in
     assert stored_anything(data, spool_dir) == []
     assert client.get("/simple/pkg/").status_code == 404
 
@@ -199,6 +202,19 @@ CONTROLS_BY_CATEGORY: dict[str, list[tuple[str, Callable[[], Built], dict[str, s
                     Member(name="pkg-1.0.dist-info/factory_build.json", data=b'{"input_key": "k"}'),
                 ]
             ),
+            {},
+        ),
+    ],
+    "build-info": [
+        ("factory-record", with_build_info(), {}),
+        ("torch-stand-in", with_build_info(lambda i: i["spec"].__setitem__("torch_stand_in_for", "2.14.1+cu132")), {}),
+        ("keys-the-contract-does-not-declare", with_build_info(lambda i: i.__setitem__("inputs", {"k": [1]})), {}),
+    ],
+    "long-names": [
+        ("long-member-name", _wheel(members=[Member(name="pkg/" + "m" * 200 + ".py")]), {}),
+        (
+            "large-metadata",
+            _wheel(metadata="Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nDescription: " + "d" * 300_000 + "\n"),
             {},
         ),
     ],

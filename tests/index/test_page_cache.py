@@ -67,9 +67,14 @@ def test_settings_reach_workers_unchanged(tmp_path: Path) -> None:
         never_upstream=("torch", "nvidia-*"),
         root_cuda_major={"2.9": 12},
         access_log=tmp_path / "log",
-        limits=Limits(max_members=7),
+        limits=Limits(max_members=7, max_metadata_bytes=9),
         worker_header=True,
+        hosted=frozenset({"mamba-ssm", "Our_Pkg"}),
+        upstream_timeout_s=2.5,
+        upstream_failure_ttl_s=1.5,
+        upstream_concurrency=3,
     )
+    assert settings.hosted == {"mamba-ssm", "our-pkg"}
     assert settings_from_json(settings_to_json(settings)) == settings
     path = write_settings_file(settings, tmp_path)
     assert path.stat().st_mode & 0o077 == 0, "the file holds upload tokens: owner only"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from fake_dists import wheel_bytes
 
 from index_server.errors import UpstreamError
 from index_server.local import LocalIndex
+from index_server.pages.simple import ProjectPage
 from index_server.upstream import Upstream
 
 
@@ -45,22 +47,33 @@ def test_upstream_json_page_is_cached_for_the_ttl() -> None:
         "http://up/simple",
         ttl_s=60,
         timeout_s=5,
+        failure_ttl_s=5,
         clock=lambda: now[0],
         transport=httpx.MockTransport(handler),
     )
-    page = up.project("einops")
+
+    def project(name: str) -> ProjectPage | None:
+        answer = asyncio.run(up.project(name))
+        return None if answer is None else answer.page
+
+    page = project("einops")
     assert page is not None and page.links[0].url == "http://up/f/einops.whl"
     assert page.links[0].core_metadata == {"sha256": "bb"} and page.versions == ["0.8.0"]
-    assert up.project("nothing") is None
-    up.project("einops")
-    up.project("nothing")
+    assert project("nothing") is None
+    project("einops")
+    project("nothing")
     assert calls == ["/simple/einops/", "/simple/nothing/"]  # both answers came from the cache
     now[0] = 61.0
-    up.project("einops")
+    project("einops")
     assert calls[-1] == "/simple/einops/" and len(calls) == 3
+    for _ in range(2):
+        with pytest.raises(UpstreamError, match="500"):
+            project("broken")
+    assert calls.count("/simple/broken/") == 1  # the failure is remembered for failure_ttl_s
+    now[0] = 67.0
     with pytest.raises(UpstreamError, match="500"):
-        up.project("broken")
-    up.close()
+        project("broken")
+    assert calls.count("/simple/broken/") == 2
 
 
 def test_a_crash_before_the_catalog_commit_leaves_nothing_visible(
