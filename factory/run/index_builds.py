@@ -76,8 +76,7 @@ def _page(client: httpx.Client, url: str) -> list[dict[str, Any]]:
         return []  # the index answered at its root: nothing of this package published (yet)
     if not _is_json(response):
         raise IndexReadError(
-            f"{url} answered {response.status_code} {response.headers.get('content-type')!r}, not a PEP 691 "
-            "JSON page"
+            f"{url} answered {response.status_code} {response.headers.get('content-type')!r}, not a PEP 691 JSON page"
         )
     files: list[dict[str, Any]] = response.json().get("files", [])
     return files

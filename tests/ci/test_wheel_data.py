@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ci_checkout import tracked_files
 
 pytestmark = pytest.mark.integration
