@@ -82,8 +82,8 @@ def test_each_python_is_published_before_the_next_is_built(tmp_path: Path) -> No
 
 def test_one_pythons_failure_keeps_the_others_and_fails_visibly(tmp_path: Path) -> None:
     clock, index = [0.0], FakeIndex(refuse=["cp312"])
-    runs = run_cell_job(job(tmp_path, unpublished=tmp_path / "kept"), FakeCibuildwheel(clock, fail=["cp311-manylinux_x86_64"]),
-                        index, clock=lambda: clock[0], say=lambda _: None)  # fmt: skip
+    cibw = FakeCibuildwheel(clock, fail=["cp311-manylinux_x86_64"])
+    runs = run_cell_job(job(tmp_path, unpublished=tmp_path / "kept"), cibw, index, clock=lambda: clock[0], say=print)
     assert [r.outcome for r in runs] == ["published", "failed", "failed"]
     assert index.uploaded == ["pkg-1.0-cp310-linux.whl"]
     assert "cibuildwheel exit 1: error: nvcc died" in runs[1].detail
