@@ -54,7 +54,10 @@ def _form(wheel: Path, sha256: str) -> dict[str, str]:
 
 
 def _line(response: httpx.Response) -> str:
+    """The index's answer on one line, led by its status (this index's answers begin with it already)."""
     text = " ".join(response.text.split())[:300]
+    if text.startswith(str(response.status_code)):
+        return text
     return f"{response.status_code} {response.reason_phrase}: {text}" if text else str(response.status_code)
 
 
