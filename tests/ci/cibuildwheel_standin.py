@@ -10,7 +10,7 @@ with its placeholders and environment, in a folder standing for the container:
   the repair command, and the test (a fresh venv with pip only, before-test, the repaired wheel installed,
   the test command in a scratch folder, the venv removed), the repaired wheel moved to /output;
 - the wheels copied to OUT only after the last identifier succeeded; any failure ends the run at once
-  (exit 1) and copies nothing out; the container's /opt, /tmp and pip cache removed at the end.
+  (exit 1) and copies nothing out; the container removed at the end (its /project kept for the test).
 
 Commands run with `bash --posix -c` (the image's /bin/sh is bash). Container paths (/project,
 /opt/python, /opt/factory, /tmp, /output, /root/.cache/pip, the toolkit, and the volumes of
@@ -196,16 +196,23 @@ def main(argv: list[str]) -> int:
     package_dir, output_dir = Path(argv[0]), Path(argv[argv.index("--output-dir") + 1])
     containers = Path(config["containers"])
     containers.mkdir(parents=True, exist_ok=True)
-    root = containers / f"{len(list(containers.iterdir())) + 1:02d}-{os.environ['CIBW_BUILD'].split()[0]}"
+    # One folder for every container, as each has the same paths (/project, /tmp, ...): the containers of a
+    # cell's job run one after another, so what they share (the compile cache volume) sees the same paths.
+    root = containers / "container"
+    assert not root.exists(), "a container of this job is still running"
+    kept = (
+        containers / f"{len(list(containers.glob('*-project'))) + 1:02d}-{os.environ['CIBW_BUILD'].split()[0]}-project"
+    )
     container = Container(config, root)
     try:
         container.run(package_dir, output_dir)
     except Failed as failed:
         print(f"stand-in: the build failed ({failed}); no wheel is copied out", flush=True)
         return 1
-    finally:
-        for folder in ("opt", "tmp", "root-pip-cache", "output"):  # `docker rm`: the project stays, for the test
-            shutil.rmtree(root / folder, ignore_errors=True)
+    finally:  # `docker rm`; the project (with its build folder) is kept for the test to read
+        if (root / "project").exists():
+            (root / "project").rename(kept)
+        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -328,11 +328,21 @@ def check_nvcc_threads(r: Result) -> None:
     """nvcc ran with the job's FACTORY_NVCC_THREADS, not upstream's `--threads 4`."""
     threads = re.search(r"^FACTORY_NVCC_THREADS=(\d+)$", r.output, re.M)
     assert threads, "the cell settings step set no FACTORY_NVCC_THREADS"
-    ninjas = sorted((r.tmp / "containers").glob("*/project/work/src/*/build/*/build.ninja"))
+    ninjas = sorted((r.tmp / "containers").glob("*-project/work/src/*/build/*/build.ninja"))
     assert len(ninjas) == len(r.pythons), ninjas
     for ninja in ninjas:
         flags = next(line for line in ninja.read_text().splitlines() if line.startswith("cuda_post_cflags"))
         assert f"--threads {threads[1]}" in flags and "--threads 4" not in flags, flags
+
+
+def check_compile_cache(r: Result) -> None:
+    """The second Python's device code came from the compile cache the first filled: the cache is a volume
+    of the runner, and every container has the same paths."""
+    env = {**os.environ, "CCACHE_DIR": str(r.tmp / "scratch" / "ccache")}
+    stats = subprocess.run(["ccache", "--print-stats"], env=env, capture_output=True, text=True, check=True).stdout
+    counts = dict(line.split("\t") for line in stats.splitlines() if "\t" in line)
+    hits = int(counts.get("direct_cache_hit", 0)) + int(counts.get("preprocessed_cache_hit", 0))
+    assert hits >= len(r.pythons) - 1, f"the compile cache served {hits} compiles to {len(r.pythons)} Pythons: {counts}"
 
 
 def check_no_secrets(r: Result) -> None:
@@ -341,7 +351,15 @@ def check_no_secrets(r: Result) -> None:
         assert not leaked, f"{record['stage']} of {record['identifier']} saw {leaked} in the container"
 
 
-CHECKS = (check_exit, check_order, check_published, check_disk, check_nvcc_threads, check_no_secrets)
+CHECKS = (
+    check_exit,
+    check_order,
+    check_published,
+    check_disk,
+    check_nvcc_threads,
+    check_compile_cache,
+    check_no_secrets,
+)
 
 
 def load_doc() -> dict[str, Any]:
