@@ -6,51 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
 import subprocess
 import sys
-import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from ci_index import TOKEN
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-TOKEN = "publish-step-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "FACTORY_UPLOAD_TOKENS": TOKEN}
-    argv = [str(BIN / "factory"), "serve", "--data", str(tmp_path / "data"), "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--upstream", "none"]
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/simple/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"factory serve did not start: {(tmp_path / 'serve.log').read_text()}")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def write_wheel(folder: Path, name: str, version: str, body: bytes = b"") -> Path:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 import pytest
 from ci_checkout import checkout_copy
+from ci_index import TOKEN
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (dev extra) reads the workflow files")
 
@@ -58,7 +59,6 @@ TUPLE = "tiny-ext-0.1.0-cu13.0-torch2.14-{py}-abi1"
 BUILDS = {TUPLE.format(py="cp311"): 3, TUPLE.format(py="cp312"): 1}  # cp312 is new to the cell: build 1
 PYTHONS = ("cp311", "cp312")
 STAGES = ("before-build", "build", "repair", "before-test", "install", "test")
-TOKEN = "rehearsal-upload-token"
 TORCH_INSTALL = r'pip install "\$FACTORY_TORCH_REQUIREMENT" --extra-index-url "\$FACTORY_TORCH_INDEX"'
 FIXTURE_ARGS = (
     f"--matrix {FIXTURE / 'matrix.toml'} --recipes {FIXTURE / 'recipes.toml'} --releases {FIXTURE / 'releases.toml'}"
@@ -96,33 +96,6 @@ def toolkit(tmp_path_factory: pytest.TempPathFactory) -> Machine:
     ctx = context_from_args(build_parser().parse_args(["build", "--cache", str(factory_cache()), "--out", "unused"]))
     home, _ = cuda_toolkit(Version("13.0"), ctx, SubprocessRunner(), tmp_path_factory.mktemp("toolkit") / "log")
     return Machine(toolkit=home, pythons={v: str(find_interpreter(v, ctx)) for v in ("3.11", "3.12")})
-
-
-@pytest.fixture
-def live_index(tmp_path: Path) -> Iterator[str]:
-    """`factory serve` on a free loopback port, accepting TOKEN."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    argv = [str(BIN / "factory"), "serve", "--data", str(tmp_path / "index"), "--host", "127.0.0.1",
-            "--port", str(port), "--upstream", "none"]  # fmt: skip
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(argv, env={**os.environ, "FACTORY_UPLOAD_TOKENS": TOKEN}, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{url}/simple/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
 
 
 @dataclass
@@ -381,9 +354,9 @@ def report(r: Result) -> None:
 
 
 @pytest.mark.integration
-def test_rehearse_one_cell_job(tmp_path: Path, toolkit: Machine, live_index: str) -> None:
+def test_rehearse_one_cell_job(tmp_path: Path, toolkit: Machine, index: str) -> None:
     """Two Pythons built, repaired, tested and published, as written."""
-    r = Job(load_doc(), tmp_path, toolkit, live_index, BUILDS).run()
+    r = Job(load_doc(), tmp_path, toolkit, index, BUILDS).run()
     report(r)
     for check in CHECKS:
         check(r)
@@ -391,9 +364,9 @@ def test_rehearse_one_cell_job(tmp_path: Path, toolkit: Machine, live_index: str
 
 
 @pytest.mark.slow
-def test_one_pythons_failure_keeps_the_others_wheel(tmp_path: Path, toolkit: Machine, live_index: str) -> None:
+def test_one_pythons_failure_keeps_the_others_wheel(tmp_path: Path, toolkit: Machine, index: str) -> None:
     """cp312's before-build fails: cp311's wheel is already on the index, and the job fails naming cp312."""
-    r = Job(load_doc(), tmp_path, toolkit, live_index, BUILDS).run(fail={"identifier": "cp312-manylinux_x86_64",
+    r = Job(load_doc(), tmp_path, toolkit, index, BUILDS).run(fail={"identifier": "cp312-manylinux_x86_64",
                                                                           "stage": "before-build"})  # fmt: skip
     report(r)
     with pytest.raises(AssertionError, match="the cell's job failed"):
@@ -470,14 +443,12 @@ NEGATIVE_CONTROLS = {
     "name", [pytest.param(n, marks=pytest.mark.integration if n == "1-package-data" else pytest.mark.slow)
              for n in NEGATIVE_CONTROLS],
 )  # fmt: skip
-def test_each_blocker_put_back_fails_the_rehearsal(
-    name: str, tmp_path: Path, toolkit: Machine, live_index: str
-) -> None:
+def test_each_blocker_put_back_fails_the_rehearsal(name: str, tmp_path: Path, toolkit: Machine, index: str) -> None:
     control = NEGATIVE_CONTROLS[name]
     doc = copy.deepcopy(load_doc())
     if control.edit_doc is not None:
         control.edit_doc(doc)
-    r = Job(doc, tmp_path, toolkit, live_index, control.builds).run(control.fail, control.edit_checkout)
+    r = Job(doc, tmp_path, toolkit, index, control.builds).run(control.fail, control.edit_checkout)
     report(r)
     for check, message in control.caught:
         with pytest.raises(AssertionError, match=message):

@@ -5,13 +5,11 @@ hold that release's cells, and the tables the cells' jobs install (the factory-t
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from discover.fake_pypi import FakePyPI
+from discover.fake_pypi import FakePyPI, sdist_bytes
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (dev extra) reads the workflow files")
 
@@ -31,21 +29,10 @@ BIN = Path(sys.executable).parent
 NEW = "2.3.3"
 
 
-def sdist(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"mamba_ssm-{NEW}/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @pytest.fixture
 def pypi() -> Iterator[str]:
     """The recorded PyPI (tests/discover/fake_pypi.py) on a loopback port, with mamba-ssm 2.3.3 added."""
-    data = sdist({"setup.py": "", "csrc/selective_scan/selective_scan.cu": "// kernel"})
+    data = sdist_bytes({"setup.py": "", "csrc/selective_scan/selective_scan.cu": "// kernel"}, f"mamba_ssm-{NEW}")
     row = {"filename": f"mamba_ssm-{NEW}.tar.gz", "url": f"../../packages/zz/mamba_ssm-{NEW}.tar.gz",
            "packagetype": "sdist", "size": len(data), "digests": {"sha256": hashlib.sha256(data).hexdigest()},
            "yanked": False, "requires_python": ">=3.10"}  # fmt: skip

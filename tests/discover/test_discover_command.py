@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import socket
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fake_pypi import BASE, FakePyPI
+from fake_pypi import BASE, FakePyPI, sdist_bytes
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -149,17 +147,6 @@ def test_write_releases_inspects_new_sdists(tmp_path: Path, capsys: pytest.Captu
     fake.files["causal_conv1d-1.8.0.tar.gz"] = without
     _, again = run(fake, capsys, "--json", "--releases", str(out))
     assert json.loads(again)["release_differences"] == []
-
-
-def sdist_bytes(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"pkg-1.8.0/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def test_a_stale_table_outranks_a_new_sdist(capsys: pytest.CaptureFixture[str]) -> None:
