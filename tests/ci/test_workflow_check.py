@@ -15,19 +15,19 @@ from typing import Any
 import pytest
 from packaging.version import Version
 from spec_builders import make_spec
+from workflow_docs import ROOT, WORKFLOW_FILES, WORKFLOWS, cells_problems, full_cells, load, rebuild_problems, step
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (dev extra) reads the workflow files")
 
 from factory.ci.check import check_ci, check_coverage, check_rebuild  # noqa: E402
 from factory.ci.check_cells import check_cells_workflow  # noqa: E402
-from factory.ci.hardening import check_permissions, check_pins  # noqa: E402
+from factory.ci.hardening import check_permissions  # noqa: E402
 from factory.ci.workflow import (  # noqa: E402
     CellError,
     batches,
     cell_env,
     cells_of,
     compile_slots,
-    index_for,
     render_env,
 )
 from factory.cli import build_parser, main  # noqa: E402
@@ -37,44 +37,13 @@ from factory.plan.knowledge import load_knowledge  # noqa: E402
 from factory.plan.matrix import load_matrix  # noqa: E402
 from factory.plan.recipes import load_recipes, recipe_for  # noqa: E402
 
-ROOT = Path(__file__).parents[2]
-WORKFLOWS = ROOT / ".github" / "workflows"
-WORKFLOW_FILES = ("rebuild.yml", "build-cells.yml", "ci.yml")
 BIN = Path(sys.executable).parent
-
-
-def load(name: str) -> dict[Any, Any]:
-    return yaml.safe_load((WORKFLOWS / name).read_text())
-
-
-def step(doc: dict[Any, Any], job: str, name_part: str) -> dict[str, Any]:
-    """The step of `job` whose id is `name_part`, else the first whose name contains it."""
-    steps = doc["jobs"][job]["steps"]
-    by_id = [s for s in steps if s.get("id") == name_part]
-    return by_id[0] if by_id else next(s for s in steps if name_part in str(s.get("name", "")))
-
-
-def full_cells() -> dict[str, list[Any]]:
-    m, k, r = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
-    return {"full": cells_of(plan(m, k, r).include)}
 
 
 def synthetic_cells(count: int) -> list[Any]:
     """`count` distinct cells of two Pythons each (releases 1.0 … count), beyond what matrix.toml plans."""
     specs = [make_spec(version=Version(f"1.{i}"), python=py) for i in range(count) for py in ("3.11", "3.12")]
     return cells_of(specs)
-
-
-def rebuild_problems(edit: Any) -> list[str]:
-    doc = copy.deepcopy(load("rebuild.yml"))
-    edit(doc)
-    return check_rebuild(doc, load_matrix(ROOT / "matrix.toml"), full_cells())
-
-
-def cells_problems(edit: Any) -> list[str]:
-    doc = copy.deepcopy(load("build-cells.yml"))
-    edit(doc)
-    return check_cells_workflow(doc, "4.3.5")
 
 
 def test_factory_workflow_check_finds_only_the_unpinned_actions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,36 +63,6 @@ def test_the_rest_of_the_check_passes(capsys: pytest.CaptureFixture[str]) -> Non
     assert check_rebuild(load("rebuild.yml"), m, full_cells()) == []
     assert check_cells_workflow(load("build-cells.yml"), "4.3.5") == []
     assert all(check_permissions(load(n)) == [] for n in WORKFLOW_FILES)
-
-
-def test_pins_are_commit_shas_of_node_24_releases() -> None:
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    good = f"      - uses: actions/checkout@{sha} # v5.0.0\n      - uses: ./.github/workflows/x.yml\n"
-    assert check_pins(good) == []
-    found = check_pins(
-        "- uses: actions/checkout@v5\n"
-        f"  uses: actions/setup-python@{sha}\n"
-        f"  uses: actions/checkout@{sha}  # v4.2.0\n"
-        "  uses: someone/action@main\n"
-    )
-    assert [p.split(":")[0] for p in found] == ["line 1", "line 2", "line 3", "line 4"]
-    assert "actions/checkout@v5 is not pinned to a commit SHA" in found[0]
-    assert "no `# vX.Y.Z` comment" in found[1]
-    assert "actions/checkout v4 runs on Node 20" in found[2]
-    assert "someone/action@main is not pinned" in found[3]
-
-
-def test_permissions_are_granted_per_job_and_checkouts_keep_no_token() -> None:
-    doc = copy.deepcopy(load("build-cells.yml"))
-    assert check_permissions(doc) == []
-    doc["permissions"] = {"contents": "read"}
-    del doc["jobs"]["cell"]["permissions"]
-    checkout = next(s for s in doc["jobs"]["cell"]["steps"] if str(s.get("uses", "")).startswith("actions/checkout"))
-    del checkout["with"]
-    found = check_permissions(doc)
-    assert any("set `permissions: {}`" in p for p in found)
-    assert any("jobs.cell has no `permissions`" in p for p in found)
-    assert any("persist-credentials: false" in p for p in found)
 
 
 def test_cells_group_every_python_of_one_build() -> None:
@@ -176,53 +115,6 @@ def test_profiles_offered_must_be_matrix_toml_profiles() -> None:
     assert any("profile 'quick' is not among" in p for p in rebuild_problems(missing))
 
 
-def test_schedule_shell_and_publishing_are_checked() -> None:
-    def edit(doc: dict[Any, Any]) -> None:
-        del doc[True]["schedule"]
-        del doc["defaults"]
-        # the review's blocker 3: one job downloading every cell's wheels to publish them
-        doc["jobs"]["publish"] = {
-            "needs": ["build1"], "runs-on": "ubuntu-latest", "permissions": {},
-            "steps": [{"uses": "actions/download-artifact@v8", "with": {"pattern": "wheels-*"}}],
-        }  # fmt: skip
-        del doc["jobs"]["build2"]["secrets"]["FACTORY_UPLOAD_TOKEN"]
-
-    found = rebuild_problems(edit)
-    assert any("schedule" in p for p in found)
-    assert any("shell: bash" in p for p in found)
-    assert any("jobs.publish downloads artifacts: publishing is each cell's job" in p for p in found)
-    assert any("jobs.build2 does not pass ['FACTORY_UPLOAD_TOKEN']" in p for p in found)
-
-
-def test_a_profile_never_plans_against_the_production_index() -> None:
-    def production(doc: dict[Any, Any]) -> None:
-        plan_step = step(doc, "plan", "plan")
-        plan_step["run"] = plan_step["run"].replace('--index "$index"', '--index "$FACTORY_INDEX_URL"')
-
-    assert any("factory workflow index-url" in p for p in rebuild_problems(production))
-
-
-def test_discovery_reaches_the_plan() -> None:
-    def ignored(doc: dict[Any, Any]) -> None:
-        step(doc, "plan", "Discover")["continue-on-error"] = True
-        plan_step = step(doc, "plan", "plan")
-        plan_step["run"] = plan_step["run"].replace("--knowledge work/tables/pytorch.toml", "")
-
-    def not_handed_on(doc: dict[Any, Any]) -> None:
-        doc["jobs"]["plan"]["steps"] = [
-            s for s in doc["jobs"]["plan"]["steps"] if "tables every" not in str(s.get("name"))
-        ]
-
-    def none(doc: dict[Any, Any]) -> None:
-        doc["jobs"]["plan"]["steps"] = [s for s in doc["jobs"]["plan"]["steps"] if "Discover" not in str(s.get("name"))]
-
-    found = rebuild_problems(ignored)
-    assert any("continue-on-error" in p for p in found)
-    assert any("does not plan with the discovered tables (--knowledge work/tables/pytorch.toml)" in p for p in found)
-    assert any("'factory-tables' artifact for the cells" in p for p in rebuild_problems(not_handed_on))
-    assert any("no step runs `factory discover --write-releases" in p for p in rebuild_problems(none))
-
-
 def test_cells_workflow_checks() -> None:
     def edit(doc: dict[Any, Any]) -> None:
         job = doc["jobs"]["cell"]
@@ -244,46 +136,6 @@ def test_cells_workflow_checks() -> None:
     assert any("hands ['FACTORY_UPLOAD_TOKEN'] to the container" in p for p in found)
     assert any("retention-days" in p for p in found)
     assert any("Docker's data root" in p for p in found)
-
-
-def test_the_review_blockers_are_caught_in_the_cells_workflow() -> None:
-    """Blockers 2, 4 and 5 and the list after them, each put back into build-cells.yml."""
-
-    def patch_per_python(doc: dict[Any, Any]) -> None:  # blocker 2
-        env = step(doc, "cell", "build")["env"]
-        env["CIBW_BEFORE_BUILD_LINUX"] += " && /opt/factory/bin/factory workflow patch --cell x --source {package}"
-
-    def one_run_for_all(doc: dict[Any, Any]) -> None:  # blocker 5 (and 4: every Python's torch in one container)
-        step(doc, "cell", "build")["run"] = 'cibuildwheel "$PACKAGE_DIR" --output-dir wheelhouse'
-
-    def unmeasured(doc: dict[Any, Any]) -> None:
-        env = step(doc, "cell", "build")["env"]
-        env["CIBW_TEST_COMMAND"] = env["CIBW_TEST_COMMAND"].split(" &&")[0]
-
-    def no_time_limit(doc: dict[Any, Any]) -> None:
-        doc["jobs"]["cell"]["timeout-minutes"] = 360
-        build = step(doc, "cell", "build")
-        build["run"] = build["run"].replace("--time-limit-minutes 300", "--time-limit-minutes 340")
-
-    def tables_after_install(doc: dict[Any, Any]) -> None:
-        steps = doc["jobs"]["cell"]["steps"]
-        tables = next(s for s in steps if "download-artifact" in str(s.get("uses")))
-        steps.remove(tables)
-        steps.append(tables)
-
-    def unpinned(doc: dict[Any, Any]) -> None:
-        install = step(doc, "cell", "The factory")
-        install["run"] = "pip install . cibuildwheel"
-
-    assert any("applies the patches: it runs per Python" in p for p in cells_problems(patch_per_python))
-    found = cells_problems(one_run_for_all)
-    assert any("calls cibuildwheel itself" in p for p in found)
-    assert any("no step runs `factory workflow build-cell`" in p for p in found)
-    assert any("['CIBW_TEST_COMMAND'] do not end with `factory workflow disk" in p for p in cells_problems(unmeasured))
-    found = cells_problems(no_time_limit)
-    assert any("timeout-minutes 360" in p for p in found) and any("--time-limit-minutes 340" in p for p in found)
-    assert any("not downloaded into factory/data before" in p for p in cells_problems(tables_after_install))
-    assert any("installs cibuildwheel unpinned; pyproject.toml pins ==4.3.5" in p for p in cells_problems(unpinned))
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -356,26 +208,6 @@ def test_cell_settings_step(tmp_path: Path) -> None:
     )
     assert env["FACTORY_NVCC_THREADS"] == "1"
     assert env["CIBW_CONTAINER_ENGINE"] == "docker; create_args: --volume=/mnt/f/ccache:/tmp/factory-ccache"
-
-
-def test_compile_slots_cap_nvcc_threads_and_jobs_together() -> None:
-    # GitHub's standard runner (4 cores, 16 GB): 4 device compiles at once, in all
-    assert compile_slots(4, 16, 10) == (1, 4)  # full archs: upstream's 4 threads, one file at a time
-    assert compile_slots(4, 16, 1) == (4, 1)  # sm_90 only: threads would idle, files in parallel
-    assert compile_slots(16, 16, 10) == (1, 4)  # memory, not cores, bounds it
-    assert compile_slots(2, 7, 10) == (1, 1)  # a small runner: one compile
-    assert compile_slots(64, 256, 10) == (16, 4)
-    for cores, memory, targets in ((4, 16, 10), (16, 64, 3), (8, 12, 2), (2, 3, 9)):
-        jobs, threads = compile_slots(cores, memory, targets)
-        assert jobs * threads <= max(1, min(cores, memory // 4)) and threads <= 4
-
-
-def test_a_profile_publishes_to_its_own_index_only() -> None:
-    both = {"FACTORY_INDEX_URL": "https://prod", "FACTORY_PROFILE_INDEX_URL": "https://staging"}
-    assert index_for(None, both)[0] == "https://prod" and index_for("", both)[0] == "https://prod"
-    assert index_for("quick", both)[0] == "https://staging"
-    url, why = index_for("h200", {"FACTORY_INDEX_URL": "https://prod"})
-    assert url is None and "FACTORY_PROFILE_INDEX_URL is not set, nothing is published" in why
 
 
 def test_old_torch_cells_build_in_the_2_28_image_and_get_that_floor() -> None:
