@@ -2,7 +2,11 @@
 
 Pure: takes the parsed workflow files and the planned cells, returns a list of problems. The central
 check is coverage: the build jobs rebuild.yml declares, each reading one batch of `factory workflow
-batches`, must together build every planned cell exactly once.
+batches`, must together build every planned cell exactly once. The rest are the properties a review
+found missing, each checked so it cannot come back unseen: the plan sees what discovery found; a profile
+never publishes to the production index; each cell patches its sdist once, builds each Python in a run of
+its own and publishes it at once; the disk, the compile slots and the time limit are sized to the runner;
+cibuildwheel is the pinned one. factory.ci.hardening checks permissions and pinned actions.
 """
 
 from __future__ import annotations
@@ -17,26 +21,15 @@ from factory.plan.matrix import MatrixConfig
 
 FULL = "full"  # the profile input's name for the whole matrix (a choice input cannot offer "")
 CELLS_WORKFLOW = "./.github/workflows/build-cells.yml"
-# Oldest major of each action that runs on Node 24 (GitHub stopped running Node 20 actions)
-MIN_ACTION_MAJOR = {
-    "actions/checkout": 5,
-    "actions/setup-python": 6,
-    "actions/upload-artifact": 6,
-    "actions/download-artifact": 7,
-}
-BUILD_REQUIREMENTS = ("setuptools", "wheel", "packaging", "ninja")
+TABLES_ARTIFACT = "factory-tables"  # the releases and knowledge tables the plan job discovered
 _BATCH = re.compile(r"^\$\{\{\s*needs\.([\w-]+)\.outputs\.batch(\d+)\s*\}\}$")
 _SLOTS = re.compile(r"\bfactory workflow batches\b[^\n]*--slots\s+(\d+)")
-_USES = re.compile(r"^([\w.-]+/[\w.-]+)@v(\d+)")
 _INDEX_PLAN = re.compile(r"\bfactory plan --json --cells --index\b")
-# What the repair hook must pass per wheel: its tuple's build number and the checked sdist
-_HOOK_FLAGS = {
-    "--build": re.compile(r'--build "\$\([^)]*factory workflow tuple-build [^)]*--builds "\$FACTORY_BUILDS"'),
-    "--sdist": re.compile(r'--sdist "\$FACTORY_SDIST"'),
-}
+_DISCOVER = re.compile(r"\bfactory discover\b[^\n]*--write-releases (\S+)[^\n]*--write-knowledge (\S+)")
+SECRETS = ("FACTORY_INDEX_URL", "FACTORY_PROFILE_INDEX_URL", "FACTORY_UPLOAD_TOKEN")
 
 
-def _triggers(doc: dict[Any, Any]) -> dict[str, Any]:
+def triggers(doc: dict[Any, Any]) -> dict[str, Any]:
     on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on:` key as the boolean true
     if isinstance(on, str):
         return {on: None}
@@ -53,15 +46,12 @@ def _steps(doc: dict[Any, Any]) -> list[dict[str, Any]]:
     return [s for j in _jobs(doc).values() for s in j.get("steps", []) if isinstance(s, dict)]
 
 
-def _common(doc: dict[Any, Any]) -> list[str]:
-    """bash with pipefail for every run step, and actions on Node 24."""
+def common_problems(doc: dict[Any, Any]) -> list[str]:
+    """bash with pipefail for every run step, and artifacts that expire."""
     problems = []
     if ((doc.get("defaults") or {}).get("run") or {}).get("shell") != "bash":
         problems.append("no `defaults: run: shell: bash`: run steps must fail on a failed pipe (pipefail)")
     for step in _steps(doc):
-        m = _USES.match(str(step.get("uses", "")))
-        if m and m[1] in MIN_ACTION_MAJOR and int(m[2]) < MIN_ACTION_MAJOR[m[1]]:
-            problems.append(f"{m[0]} runs on Node 20; use {m[1]}@v{MIN_ACTION_MAJOR[m[1]]} or newer")
         if "upload-artifact" in str(step.get("uses", "")) and "retention-days" not in (step.get("with") or {}):
             problems.append(f"{step.get('uses')} without retention-days")
     return problems
@@ -117,8 +107,8 @@ def check_coverage(doc: dict[Any, Any], cells: Sequence[Cell], size_of: str, *, 
 
 
 def check_rebuild(doc: dict[Any, Any], matrix: MatrixConfig, plans: dict[str, list[Cell]]) -> list[str]:
-    problems = _common(doc)
-    on = _triggers(doc)
+    problems = common_problems(doc)
+    on = triggers(doc)
     if not (on.get("schedule") or [{}])[0].get("cron"):
         problems.append("no `on.schedule` cron: the rebuild must run on a schedule")
     if "workflow_dispatch" not in on:
@@ -133,72 +123,68 @@ def check_rebuild(doc: dict[Any, Any], matrix: MatrixConfig, plans: dict[str, li
             problems.append(f"matrix.toml's profile {name!r} is not among the profile input's options")
     for size_of, cells in plans.items():
         problems += check_coverage(doc, cells, size_of, has_profile="profile" in inputs)
-    publish = [s for s in _steps(doc) if "twine upload" in str(s.get("run", ""))]
-    env_ok = any(
-        "secrets.FACTORY_UPLOAD_TOKEN" in str((s.get("env") or {}).get("TWINE_PASSWORD", ""))
-        and "secrets." not in str(s.get("run", ""))
-        and "/legacy/" in str(s.get("run", "")) + str(s.get("env", ""))
-        for s in publish
-    )
-    if not env_ok:
+    problems += _check_discovery(doc)
+    problems += _check_publishing(doc)
+    return problems
+
+
+def _check_discovery(doc: dict[Any, Any]) -> list[str]:
+    """Discovery runs before the plan, is not allowed to fail silently, and its tables reach the plan and,
+    as an artifact, every cell's job."""
+    steps = _steps(doc)
+    found = [(i, s, m) for i, s in enumerate(steps) if (m := _DISCOVER.search(str(s.get("run", ""))))]
+    if not found:
+        return [
+            "no step runs `factory discover --write-releases R --write-knowledge K` (the plan must see new releases)"
+        ]
+    index, discover, m = found[0]
+    releases, knowledge = m[1], m[2]
+    problems = []
+    if discover.get("continue-on-error"):
+        problems.append("the discover step is continue-on-error: a failed discovery must stop the run")
+    plan_runs = [str(s.get("run", "")) for s in steps[index + 1 :] if "factory plan" in str(s.get("run", ""))]
+    if not plan_runs:
+        problems.append("no plan step after the discover step")
+    for run in plan_runs:
+        for flag, path in (("--releases", releases), ("--knowledge", knowledge)):
+            if path not in run or flag not in run:
+                problems.append(f"the plan step does not plan with the discovered tables ({flag} {path})")
+    uploads = [s for s in steps if "upload-artifact" in str(s.get("uses", ""))]
+    if not any((s.get("with") or {}).get("name") == TABLES_ARTIFACT and releases in str(s["with"].get("path")) and
+               knowledge in str(s["with"].get("path")) for s in uploads):  # fmt: skip
+        problems.append(f"the discovered tables are not uploaded as the {TABLES_ARTIFACT!r} artifact for the cells")
+    return problems
+
+
+def _check_publishing(doc: dict[Any, Any]) -> list[str]:
+    """Each cell publishes its own wheels: no job gathers them; the batch jobs hand the cells the secrets;
+    the plan asks `factory workflow index-url` which index this run's profile plans against."""
+    problems = []
+    for name, job in _jobs(doc).items():
+        for step in job.get("steps") or []:
+            if isinstance(step, dict) and "download-artifact" in str(step.get("uses", "")):
+                problems.append(
+                    f"jobs.{name} downloads artifacts: publishing is each cell's job (one runner cannot hold "
+                    "the matrix's wheels)"
+                )
+        if job.get("uses") == CELLS_WORKFLOW and job.get("secrets") != "inherit":
+            passed = job.get("secrets") or {}
+            lost = [k for k in SECRETS if f"secrets.{k}" not in str(passed.get(k, ""))]
+            if lost:
+                problems.append(f"jobs.{name} does not pass {lost} to {CELLS_WORKFLOW}")
+    runs = " ".join(str(s.get("run", "")) for s in _steps(doc))
+    if _INDEX_PLAN.search(runs) and (
+        "factory workflow index-url" not in runs or re.search(r'--index "?\$\{?FACTORY_INDEX_URL', runs)
+    ):
         problems.append(
-            "no publish step runs `twine upload` to the index's /legacy/ with the token in TWINE_PASSWORD "
-            "(secrets belong in env, never on the command line)"
+            "the plan step must take its index from `factory workflow index-url` (a profile plans against "
+            "FACTORY_PROFILE_INDEX_URL, never the production index)"
         )
     return problems
 
 
-def check_cells_workflow(doc: dict[Any, Any]) -> list[str]:
-    """build-cells.yml: one cibuildwheel job per cell, with what a --no-build-isolation build needs."""
-    problems = _common(doc)
-    call = _triggers(doc).get("workflow_call") or {}
-    if "cells" not in (call.get("inputs") or {}):
-        problems.append("not a reusable workflow with a `cells` input (on.workflow_call.inputs.cells)")
-    fanned = {n: j for n, j in _jobs(doc).items() if "matrix" in (j.get("strategy") or {})}
-    if len(fanned) != 1:
-        return [*problems, "expected exactly one job with a strategy.matrix (one job per cell)"]
-    ((name, job),) = fanned.items()
-    where = f"jobs.{name}"
-    if str(job["strategy"]["matrix"]).replace(" ", "") != "${{fromJSON(inputs.cells)}}":
-        problems.append(f"{where}.strategy.matrix must be `${{{{ fromJSON(inputs.cells) }}}}`")
-    if job["strategy"].get("fail-fast") is not False:
-        problems.append(f"{where}.strategy.fail-fast must be false: one failing cell must not cancel the rest")
-    steps = [s for s in job.get("steps", []) if isinstance(s, dict)]
-    runs = "\n".join(str(s.get("run", "")) for s in steps)
-    env = {**(job.get("env") or {}), **{k: str(v) for s in steps for k, v in (s.get("env") or {}).items()}}
-    if "cibuildwheel" not in runs:
-        problems.append(f"{where} does not run cibuildwheel")
-    hook = env.get("CIBW_REPAIR_WHEEL_COMMAND_LINUX", "")
-    if "factory repair" not in hook:
-        problems.append(f"{where}: CIBW_REPAIR_WHEEL_COMMAND_LINUX does not run `factory repair`")
-    for flag, pattern in _HOOK_FLAGS.items():
-        if not pattern.search(hook):
-            problems.append(
-                f"{where}: the repair hook does not pass {flag} "
-                '(`--build "$(factory workflow tuple-build ... --builds "$FACTORY_BUILDS" ...)"`, '
-                '`--sdist "$FACTORY_SDIST"`)'
-            )
-    passed = env.get("CIBW_ENVIRONMENT_PASS_LINUX", "").split()
-    lost = [v for v in ("FACTORY_BUILDS", "FACTORY_SDIST") if v not in passed]
-    if lost:
-        problems.append(f"{where}: CIBW_ENVIRONMENT_PASS_LINUX does not hand {lost} to the repair hook")
-    if not re.search(r"factory workflow cell-env\b[^\n]*--builds\b", runs):
-        problems.append(f"{where}: `factory workflow cell-env` is not given the cell's --builds")
-    if "FACTORY_SDIST=" not in runs:
-        problems.append(f"{where}: no step exports FACTORY_SDIST, the checked sdist's path in the container")
-    before = env.get("CIBW_BEFORE_BUILD_LINUX", "")
-    lacking = [r for r in BUILD_REQUIREMENTS if not re.search(rf"\b{r}\b", before)]
-    if "--no-build-isolation" in env.get("CIBW_BUILD_FRONTEND", "") and lacking:
-        problems.append(f"{where}: a --no-build-isolation build, but before-build does not install {lacking}")
-    if "MAX_JOBS" not in runs or "MAX_JOBS" not in env.get("CIBW_ENVIRONMENT_PASS_LINUX", ""):
-        problems.append(f"{where}: MAX_JOBS is not sized to the runner and passed into the container")
-    if "docker" not in runs or "df -h" not in runs:
-        problems.append(f"{where}: no step frees disk before the builder image is pulled")
-    return problems
-
-
 def check_ci(doc: dict[Any, Any]) -> list[str]:
-    problems = _common(doc)
+    problems = common_problems(doc)
     if not any(str(s.get("run", "")).strip() == "bash .ci/run" for s in _steps(doc)):
         problems.append("no step running exactly `bash .ci/run` (the README's test command)")
     return problems

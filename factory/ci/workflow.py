@@ -29,7 +29,15 @@ GITHUB_MATRIX_LIMIT = 256  # jobs one matrix may expand to
 # Inside the container: the factory's own venv (before-all), and per-cell scratch shared by its Pythons
 CONTAINER_FACTORY = "/opt/factory"
 SHARED_TORCH_INCLUDE = "/tmp/factory-torch-include"
-CONTAINER_CCACHE = "/tmp/factory-ccache"
+CONTAINER_CCACHE = "/tmp/factory-ccache"  # a volume: the runner's SCRATCH/ccache, kept across the cell's Pythons
+# Memory one device compile (cicc + ptxas of one arch of one .cu file) may take, from upstream's own
+# MAX_JOBS=2 on 7-16 GB runners; nvcc runs `--threads N` of them per file, MAX_JOBS files at once.
+GB_PER_DEVICE_COMPILE = 4
+UPSTREAM_NVCC_THREADS = 4  # what the packages' setup.py hard-codes (`--threads 4`)
+# Where a run publishes: the full matrix to the production index; a profile (fewer archs, a subset) to
+# an index of its own, so its tuples never take the production names of the full-arch builds.
+PRODUCTION_INDEX = "FACTORY_INDEX_URL"
+PROFILE_INDEX = "FACTORY_PROFILE_INDEX_URL"
 
 
 class CellError(ValueError):
@@ -175,6 +183,40 @@ def build_environment(spec: BuildSpec, recipe: Recipe) -> str:
         "LDFLAGS": f"{CONTAINER_FACTORY}/shim/libc_single_threaded.o",
     }
     return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), f"PATH={cuda_home}/bin:$PATH"])
+
+
+def compile_slots(cores: int, memory_gb: float, device_targets: int) -> tuple[int, int]:
+    """(MAX_JOBS, nvcc threads) for a runner: at most one device compile per core and per
+    GB_PER_DEVICE_COMPILE of memory, in all; threads only as many as a file has targets (archs + PTX)."""
+    budget = max(1, min(cores, int(memory_gb // GB_PER_DEVICE_COMPILE)))
+    threads = max(1, min(UPSTREAM_NVCC_THREADS, device_targets, budget))
+    return max(1, budget // threads), threads
+
+
+def device_targets(spec: BuildSpec) -> int:
+    """How many device targets nvcc compiles each file for: one per SASS arch, one more for the PTX."""
+    return len(spec.archs) + (1 if spec.ptx else 0)
+
+
+def runner_env(cell: Cell, cores: int, memory_gb: float, scratch: str) -> dict[str, str]:
+    """What the cell's job sizes to its runner: compile parallelism, and the compile cache's volume."""
+    jobs, threads = compile_slots(cores, memory_gb, device_targets(cell.first))
+    return {
+        "MAX_JOBS": str(jobs),
+        "FACTORY_NVCC_THREADS": str(threads),
+        "CIBW_CONTAINER_ENGINE": f"docker; create_args: --volume={scratch}/ccache:{CONTAINER_CCACHE}",
+    }
+
+
+def index_for(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The index a run plans against and publishes to, and why. The full matrix: PRODUCTION_INDEX; a
+    profile: PROFILE_INDEX only, never the production one (without it the run publishes nothing)."""
+    if not profile:
+        url = env.get(PRODUCTION_INDEX) or None
+        return url, f"the full matrix: {PRODUCTION_INDEX}" + ("" if url else " is not set, nothing is published")
+    url = env.get(PROFILE_INDEX) or None
+    why = f"profile {profile!r}: {PROFILE_INDEX}, never {PRODUCTION_INDEX}"
+    return url, why + ("" if url else f"; {PROFILE_INDEX} is not set, nothing is published")
 
 
 def cell_env(cell: Cell, recipe: Recipe, profile: str | None) -> dict[str, str]:

@@ -3,7 +3,9 @@
 Exit codes: 0 nothing changed; 3 a table is out of date: the knowledge table (factory/data/pytorch.toml)
 or the releases table (factory/data/releases.toml: a new release, a changed sdist or Requires-Python).
 A scheduled job runs it and acts on a non-zero code. `--write-releases` rewrites the releases table from
-PyPI, downloading the (small) sdists it has not inspected yet to see whether they hold CUDA sources.
+PyPI, downloading the (small) sdists it has not inspected yet to see whether they hold CUDA sources;
+`--write-knowledge` writes the knowledge table with PyPI's facts applied (a new torch release, a new minor
+with PyPI's own CUDA variant): the rebuild workflow plans with both, so a week's news reaches its plan.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from factory.discover.diff import (
 )
 from factory.discover.pypi import PYPI, PyPI
 from factory.discover.torch_facts import TorchFacts, cuda_from_metadata, torch_releases
-from factory.plan.knowledge import Knowledge, load_knowledge
+from factory.plan.knowledge import Knowledge, load_knowledge, render_knowledge
 from factory.plan.matrix import MatrixConfig, load_matrix
 from factory.plan.recipes import Recipe, load_recipes
 from factory.plan.releases import ReleaseTable, has_cuda_sources, load_releases, render_releases
@@ -56,7 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="write the releases table as PyPI lists it now (default PATH: factory/data/releases.toml)",
     )
-    p.add_argument("--pypi-url", default=PYPI, help=f"PyPI, or a mirror serving its JSON API (default: {PYPI})")
+    p.add_argument(
+        "--write-knowledge",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the knowledge table with PyPI's facts applied (for a plan that must see them)",
+    )
+    p.add_argument(
+        "--pypi-url",
+        default=os.environ.get("FACTORY_PYPI_URL") or PYPI,
+        help=f"PyPI, or a mirror serving its JSON API (default: $FACTORY_PYPI_URL or {PYPI})",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request (default: 60)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(handler=run)
@@ -72,12 +86,15 @@ def run(args: argparse.Namespace, http: httpx.Client | None = None) -> int:
         if args.write_releases is not None:
             complete = inspect_sdists(pypi, found.releases)
             args.write_releases.write_text(render_releases(complete))
+        if args.write_knowledge is not None:
+            args.write_knowledge.write_text(render_knowledge(updated_knowledge(knowledge, found.facts)))
     if args.json:
         print(json.dumps(found.to_json(), indent=1))
     else:
         render(found, pypi, Console())
-    if args.write_releases is not None:
-        print(f"wrote {args.write_releases}", file=sys.stderr)
+    for written in (args.write_releases, args.write_knowledge):
+        if written is not None:
+            print(f"wrote {written}", file=sys.stderr)
     return found.exit_code
 
 

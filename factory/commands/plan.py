@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--index",
         default=None,
         metavar="URL",
-        help="leave out tuples whose newest build on this index has their input key; give the rest a "
+        help="leave out tuples whose newest build on this index (its base, <base>/simple or <base>/cuN/simple) has "
+        "their input key; give the rest a "
         '"build" number (also lists "unchanged" ids and "refused" ones with the reason)',
     )
     p.add_argument(

@@ -7,6 +7,7 @@ factory workflow patch --cell ID --source   the recipe's patches applied to the 
 factory workflow tuple-id --cell ID --wheel the tuple id of a wheel cibuildwheel compiled (for the repair hook)
 factory workflow tuple-build --cell ID --wheel --builds  that tuple's build number (for the repair hook)
 factory workflow container-setup --prefix   the build hooks and glibc-floor shim inside the build container
+factory workflow build-cell, index-url, publish, disk: the runner's side (commands/workflow_job.py)
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import argparse
 import json
 import os
 import shutil
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from factory.ci.check import check_cells_workflow, check_ci, check_rebuild
+from factory.ci.check import check_ci, check_rebuild
+from factory.ci.check_cells import check_cells_workflow
+from factory.ci.hardening import check_permissions, check_pins
 from factory.ci.workflow import (
     Cell,
     CellError,
@@ -31,8 +35,10 @@ from factory.ci.workflow import (
     cells_of,
     only_tuples,
     render_env,
+    runner_env,
     tuple_of,
 )
+from factory.commands import workflow_job
 from factory.commands.common import add_matrix_options, plan_from_args
 from factory.errors import ConfigError, FactoryError, PlanError
 from factory.plan.expand import plan
@@ -67,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("patch", run_patch, "apply one cell's recipe patches to an unpacked sdist"),
         ("tuple-id", run_tuple_id, "print the tuple id of one of the cell's wheels"),
         ("tuple-build", run_tuple_build, "print the build number of one of the cell's wheels"),
+        ("build-cell", run_build_cell, "build each planned Python of a cell in its own run, publishing each"),
     ):
         one = actions.add_parser(name, help=text)
         add_matrix_options(one)
@@ -75,7 +82,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             one.add_argument("--source", type=Path, required=True, help="the unpacked sdist ({package})")
         if name in ("tuple-id", "tuple-build"):
             one.add_argument("--wheel", type=Path, required=True, help="a wheel built for the cell ({wheel})")
-        if name in ("cell-env", "tuple-build"):
+        if name == "build-cell":
+            workflow_job.add_build_cell_options(one)
+        if name == "cell-env":
+            one.add_argument("--scratch", default=None, help="the runner's folder for the compile cache volume")
+            one.add_argument("--cores", type=int, default=None, help="the runner's cores (default: this machine's)")
+            one.add_argument("--memory-gb", type=float, default=None, help="its memory (default: this machine's)")
+        if name in ("cell-env", "tuple-build", "build-cell"):
             one.add_argument(
                 "--builds",
                 default=None,
@@ -85,6 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "only these tuples are built; default: all at build 1)",
             )
         one.set_defaults(handler=handler)
+    workflow_job.register(actions)
     setup = actions.add_parser("container-setup", help="build hooks and glibc-floor shim under PREFIX")
     setup.add_argument("--prefix", type=Path, required=True, help="the factory's folder in the container")
     setup.set_defaults(handler=run_container_setup)
@@ -139,15 +153,35 @@ def _builds(args: argparse.Namespace) -> dict[str, int] | None:
     return builds
 
 
+def _cibuildwheel_pin(root: Path) -> str | None:
+    """The exact cibuildwheel version pyproject.toml pins (None: no pyproject.toml beside the workflows)."""
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    except (FileNotFoundError, KeyError):
+        return None
+    for requirement in project.get("dependencies", []):
+        name, _, version = str(requirement).partition("==")
+        if name.strip() == "cibuildwheel":
+            return version.strip()
+    return ""  # pinned by no `==`: the check reports it
+
+
 def run_check(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix)
     knowledge, recipes = load_knowledge(args.knowledge), load_recipes(args.recipes)
     plans = {"full matrix": cells_of(plan(matrix, knowledge, recipes).include)}
     plans |= {f"profile {n}": cells_of(plan(matrix, knowledge, recipes, n).include) for n in matrix.profiles}
     folder = args.workflows
-    problems = [f"rebuild.yml: {p}" for p in check_rebuild(_load_yaml(folder / "rebuild.yml"), matrix, plans)]
-    problems += [f"build-cells.yml: {p}" for p in check_cells_workflow(_load_yaml(folder / "build-cells.yml"))]
-    problems += [f"ci.yml: {p}" for p in check_ci(_load_yaml(folder / "ci.yml"))]
+    pin = _cibuildwheel_pin(folder.resolve().parents[1])
+    docs = {name: _load_yaml(folder / name) for name in ("rebuild.yml", "build-cells.yml", "ci.yml")}
+    problems = [f"rebuild.yml: {p}" for p in check_rebuild(docs["rebuild.yml"], matrix, plans)]
+    problems += [f"build-cells.yml: {p}" for p in check_cells_workflow(docs["build-cells.yml"], pin)]
+    problems += [f"ci.yml: {p}" for p in check_ci(docs["ci.yml"])]
+    for name, doc in docs.items():
+        problems += [f"{name}: {p}" for p in check_permissions(doc)]
+        problems += [f"{name}: {p}" for p in check_pins((folder / name).read_text())]
+    if pin == "":
+        problems.append("pyproject.toml: cibuildwheel is not pinned to one version (cibuildwheel==X.Y.Z)")
     for problem in problems:
         print(problem)
     if not problems:
@@ -181,11 +215,23 @@ def _numbered_cell(args: argparse.Namespace) -> Cell:
         raise PlanError(str(err)) from None
 
 
+def _memory_gb() -> float:
+    with open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    raise ConfigError("/proc/meminfo has no MemTotal line; pass --memory-gb")
+
+
 def run_cell_env(args: argparse.Namespace) -> int:
     cell = _numbered_cell(args)
     recipe = recipe_for(load_recipes(args.recipes), cell.first.package)
+    env = cell_env(cell, recipe, args.profile)
+    if args.scratch is not None:
+        cores = args.cores or os.cpu_count() or 1
+        env |= runner_env(cell, cores, args.memory_gb or _memory_gb(), args.scratch)
     try:
-        print(render_env(cell_env(cell, recipe, args.profile)), end="")
+        print(render_env(env), end="")
     except CellError as err:
         raise PlanError(str(err)) from None
     return 0
@@ -231,6 +277,10 @@ def run_tuple_build(args: argparse.Namespace) -> int:
     except CellError as err:
         raise PlanError(str(err)) from None
     return 0
+
+
+def run_build_cell(args: argparse.Namespace) -> int:
+    return workflow_job.run_build_cell(args, _numbered_cell(args))
 
 
 def run_container_setup(args: argparse.Namespace) -> int:

@@ -149,3 +149,38 @@ def load_knowledge(path: Path | None = None) -> Knowledge:
 def _default_knowledge() -> Knowledge:
     text = resources.files("factory").joinpath("data/pytorch.toml").read_text()
     return parse_knowledge(tomllib.loads(text))
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_knowledge(knowledge: Knowledge) -> str:
+    """The TOML text of a knowledge table (`factory discover --write-knowledge`: the packaged table with
+    PyPI's facts applied); parse_knowledge reads it back to an equal table."""
+    out = [
+        "# factory/data/pytorch.toml with the facts `factory discover` read from PyPI applied (written by\n"
+        "# `factory discover --write-knowledge`); the packaged table's header explains the fields.\n",
+        "\n[tag_floors]\n",
+        *(f"{k} = {_toml(v)}\n" for k, v in knowledge.tag_floors.items()),
+    ]
+    for minor, row in knowledge.minors.items():
+        out.append(f'\n[torch."{minor}"]\n')
+        out.append(f"version = {_toml(str(row.version))}\n")
+        out.append(f"cuda = {_toml([str(c) for c in row.cuda])}\n")
+        out.append(f"pypi_cuda = {_toml(str(row.pypi_cuda))}\n")
+        out.append(f"cxx11_abi = {_toml(row.cxx11_abi)}\n")
+        out.append(f"glibc_floor = {_toml(row.glibc_floor)}\n")
+        out.append(f"python = {_toml([row.pythons[0], row.pythons[-1]])}\n")
+        if row.experimental_pythons:
+            out.append(f"python_experimental = {_toml(list(row.experimental_pythons))}\n")
+        for cuda, override in row.variant_overrides.items():
+            out.append(f'variant."{cuda}" = {_toml(override)}\n')
+        out.append(f"source = {_toml(row.source)}\n")
+    return "".join(out)

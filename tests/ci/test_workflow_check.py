@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,11 +15,21 @@ from typing import Any
 import pytest
 from packaging.version import Version
 from spec_builders import make_spec
+from workflow_docs import ROOT, WORKFLOW_FILES, WORKFLOWS, cells_problems, full_cells, load, rebuild_problems, step
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (dev extra) reads the workflow files")
 
-from factory.ci.check import check_cells_workflow, check_ci, check_coverage, check_rebuild  # noqa: E402
-from factory.ci.workflow import CellError, batches, cell_env, cells_of, render_env  # noqa: E402
+from factory.ci.check import check_ci, check_coverage, check_rebuild  # noqa: E402
+from factory.ci.check_cells import check_cells_workflow  # noqa: E402
+from factory.ci.hardening import check_permissions  # noqa: E402
+from factory.ci.workflow import (  # noqa: E402
+    CellError,
+    batches,
+    cell_env,
+    cells_of,
+    compile_slots,
+    render_env,
+)
 from factory.cli import build_parser, main  # noqa: E402
 from factory.commands.common import plan_from_args  # noqa: E402
 from factory.plan.expand import plan  # noqa: E402
@@ -26,22 +37,7 @@ from factory.plan.knowledge import load_knowledge  # noqa: E402
 from factory.plan.matrix import load_matrix  # noqa: E402
 from factory.plan.recipes import load_recipes, recipe_for  # noqa: E402
 
-ROOT = Path(__file__).parents[2]
-WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
-
-
-def load(name: str) -> dict[Any, Any]:
-    return yaml.safe_load((WORKFLOWS / name).read_text())
-
-
-def step(doc: dict[Any, Any], job: str, name_part: str) -> dict[str, Any]:
-    return next(s for s in doc["jobs"][job]["steps"] if name_part in str(s.get("name", "")) + str(s.get("id", "")))
-
-
-def full_cells() -> dict[str, list[Any]]:
-    m, k, r = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
-    return {"full": cells_of(plan(m, k, r).include)}
 
 
 def synthetic_cells(count: int) -> list[Any]:
@@ -50,23 +46,34 @@ def synthetic_cells(count: int) -> list[Any]:
     return cells_of(specs)
 
 
-def rebuild_problems(edit: Any) -> list[str]:
-    doc = copy.deepcopy(load("rebuild.yml"))
-    edit(doc)
-    return check_rebuild(doc, load_matrix(ROOT / "matrix.toml"), full_cells())
-
-
-def cells_problems(edit: Any) -> list[str]:
-    doc = copy.deepcopy(load("build-cells.yml"))
-    edit(doc)
-    return check_cells_workflow(doc)
-
-
-def test_factory_workflow_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_factory_workflow_check_passes_with_every_action_pinned(capsys: pytest.CaptureFixture[str]) -> None:
+    """The actions are used by commit SHA (read from each action's repository at its release tag, the tag
+    kept as a comment), so the whole check passes; an action put back on a tag fails it."""
     code = main(["workflow", "check", "--matrix", str(ROOT / "matrix.toml"), "--workflows", str(WORKFLOWS)])
     out = capsys.readouterr().out
-    assert code == 0, out
-    assert "workflows agree" in out and "full matrix: 200 cells, 939 tuples" in out
+    assert code == 0 and "workflows agree" in out, out
+    uses = sum(len(re.findall(r"^\s*(?:- )?uses: [\w-]+/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$",
+                              (WORKFLOWS / n).read_text(), re.M)) for n in WORKFLOW_FILES)  # fmt: skip
+    assert uses == 9
+
+
+def test_an_action_used_by_tag_fails_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "workflows"
+    copy.mkdir()
+    for name in WORKFLOW_FILES:
+        (copy / name).write_text((WORKFLOWS / name).read_text())
+    ci = copy / "ci.yml"
+    ci.write_text(re.sub(r"actions/checkout@[0-9a-f]{40} # v[\d.]+", "actions/checkout@v5", ci.read_text()))
+    code = main(["workflow", "check", "--matrix", str(ROOT / "matrix.toml"), "--workflows", str(copy)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1 and [line for line in out if "is not pinned to a commit SHA" in line] == out and len(out) == 1
+
+
+def test_the_rest_of_the_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    m = load_matrix(ROOT / "matrix.toml")
+    assert check_rebuild(load("rebuild.yml"), m, full_cells()) == []
+    assert check_cells_workflow(load("build-cells.yml"), "4.3.5") == []
+    assert all(check_permissions(load(n)) == [] for n in WORKFLOW_FILES)
 
 
 def test_cells_group_every_python_of_one_build() -> None:
@@ -119,42 +126,27 @@ def test_profiles_offered_must_be_matrix_toml_profiles() -> None:
     assert any("profile 'quick' is not among" in p for p in rebuild_problems(missing))
 
 
-def test_schedule_shell_actions_and_token_are_checked() -> None:
-    def edit(doc: dict[Any, Any]) -> None:
-        del doc[True]["schedule"]
-        del doc["defaults"]
-        doc["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@v4"
-        upload = step(doc, "publish", "Upload")
-        del upload["env"]["TWINE_PASSWORD"]
-        upload["run"] = "twine upload -u __token__ -p ${{ secrets.FACTORY_UPLOAD_TOKEN }} dist/*"
-
-    found = rebuild_problems(edit)
-    assert any("schedule" in p for p in found)
-    assert any("shell: bash" in p for p in found)
-    assert any("actions/checkout@v4 runs on Node 20" in p for p in found)
-    assert any("TWINE_PASSWORD" in p for p in found)
-
-
 def test_cells_workflow_checks() -> None:
     def edit(doc: dict[Any, Any]) -> None:
         job = doc["jobs"]["cell"]
         job["strategy"]["fail-fast"] = True
         job["strategy"]["matrix"] = {"include": [{"id": "causal-conv1d-1.7.0-cu13.0-torch2.14-abi1"}]}
-        build = step(doc, "cell", "cibuildwheel")
+        build = step(doc, "cell", "build")
         build["env"]["CIBW_BEFORE_BUILD_LINUX"] = build["env"]["CIBW_BEFORE_BUILD_LINUX"].replace("setuptools ", "")
-        build["env"]["CIBW_ENVIRONMENT_PASS_LINUX"] = "FACTORY_CELL"
+        build["env"]["CIBW_ENVIRONMENT_PASS_LINUX"] = "FACTORY_CELL FACTORY_UPLOAD_TOKEN"
         upload = next(s for s in job["steps"] if "upload-artifact" in str(s.get("uses")))
         del upload["with"]["retention-days"]
-        job["steps"] = [s for s in job["steps"] if "Free disk" not in str(s.get("name"))]
+        job["steps"] = [s for s in job["steps"] if "Disk for" not in str(s.get("name"))]
 
-    assert check_cells_workflow(load("build-cells.yml")) == []
+    assert check_cells_workflow(load("build-cells.yml"), "4.3.5") == []
     found = cells_problems(edit)
     assert any("fail-fast must be false" in p for p in found)
     assert any("fromJSON(inputs.cells)" in p for p in found)
     assert any("does not install ['setuptools']" in p for p in found)
-    assert any("MAX_JOBS" in p for p in found)
+    assert any("'MAX_JOBS', 'FACTORY_NVCC_THREADS']" in p for p in found)
+    assert any("hands ['FACTORY_UPLOAD_TOKEN'] to the container" in p for p in found)
     assert any("retention-days" in p for p in found)
-    assert any("frees disk" in p for p in found)
+    assert any("Docker's data root" in p for p in found)
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -170,8 +162,10 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> dict[str, str]
     files = {k: tmp_path / k.lower() for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
     full = {**os.environ, **env, **{k: str(v) for k, v in files.items()}, "PATH": f"{BIN}:{os.environ['PATH']}"}
     work = tmp_path / "checkout"  # the step's working directory: a checkout's matrix.toml, nothing else
-    work.mkdir()
+    (work / "work" / "tables").mkdir(parents=True)
     shutil.copy(ROOT / "matrix.toml", work / "matrix.toml")
+    for table in ("releases.toml", "pytorch.toml"):  # what the discover step writes when PyPI has nothing new
+        shutil.copy(ROOT / "factory" / "data" / table, work / "work" / "tables" / table)
     argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
     subprocess.run(argv, cwd=work, env=full, check=True, timeout=120)
     out: dict[str, str] = {}
@@ -186,7 +180,7 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> dict[str, str]
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_plan_step_emits_the_planner_cells(profile: str, tmp_path: Path) -> None:
     # without the index secret (a first run, a fork): every planned cell, every tuple at build 1
-    env = {"PROFILE": profile, "FACTORY_INDEX_URL": ""}
+    env = {"PROFILE": profile, "FACTORY_INDEX_URL": "", "FACTORY_PROFILE_INDEX_URL": ""}
     outputs = run_step(step(load("rebuild.yml"), "plan", "plan")["run"], env, tmp_path)
     args = ["plan", "--json"] + ([] if profile == "full" else ["--profile", profile])
     expected = [c.to_json() for c in cells_of(plan_from_args(build_parser().parse_args(args)).include)]
@@ -194,7 +188,6 @@ def test_plan_step_emits_the_planner_cells(profile: str, tmp_path: Path) -> None
     assert emitted == expected
     assert int(outputs["cells"]) == len(expected) == (2 if profile == "quick" else 200)
     assert outputs["profile"] == ("" if profile == "full" else profile)
-    assert outputs["indexed"] == "false"
     assert {n for c in emitted for n in c["builds"].values()} == {1}
 
 
@@ -208,7 +201,7 @@ def test_cell_settings_step(tmp_path: Path) -> None:
     cell = "mamba-ssm-2.3.2.post1-cu13.0-torch2.14-abi1"
     script = step(load("build-cells.yml"), "cell", "Cell settings")["run"]
     builds = json.dumps({"mamba-ssm-2.3.2.post1-cu13.0-torch2.14-cp311-abi1": 2}, indent=2)  # as toJSON writes
-    env = run_step(script, {"PROFILE": "quick", "CELL": cell, "BUILDS": builds}, tmp_path)
+    env = run_step(script, {"PROFILE": "quick", "CELL": cell, "BUILDS": builds, "FACTORY_SCRATCH": "/mnt/f"}, tmp_path)
     assert env["CIBW_BUILD"] == "cp311-manylinux_x86_64"
     assert json.loads(env["FACTORY_BUILDS"]) == {"mamba-ssm-2.3.2.post1-cu13.0-torch2.14-cp311-abi1": 2}
     assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == "pytorch/manylinux2_28-builder:cuda13.0"
@@ -218,6 +211,14 @@ def test_cell_settings_step(tmp_path: Path) -> None:
     assert "MAMBA_FORCE_BUILD=TRUE" in build_env and "MAMBA_FORCE_CXX11_ABI=TRUE" in build_env
     assert "TORCH_CUDA_ARCH_LIST=9.0" in build_env and "CUDA_HOME=/usr/local/cuda-13.0" in build_env
     assert "'ccache /usr/local/cuda-13.0/bin/nvcc'" in env["CIBW_ENVIRONMENT_LINUX"]
+    # sized to this machine (sm_90 alone: one device target per file, so one nvcc thread)
+    meminfo = Path("/proc/meminfo").read_text()
+    memory_gb = int(re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.M)[1]) / 1024 / 1024  # type: ignore[index]
+    assert (env["MAX_JOBS"], env["FACTORY_NVCC_THREADS"]) == tuple(
+        map(str, compile_slots(os.cpu_count() or 1, memory_gb, 1))
+    )
+    assert env["FACTORY_NVCC_THREADS"] == "1"
+    assert env["CIBW_CONTAINER_ENGINE"] == "docker; create_args: --volume=/mnt/f/ccache:/tmp/factory-ccache"
 
 
 def test_old_torch_cells_build_in_the_2_28_image_and_get_that_floor() -> None:
@@ -241,14 +242,14 @@ def test_old_torch_cells_build_in_the_2_28_image_and_get_that_floor() -> None:
 def test_hook_commands_survive_cibuildwheel_placeholders() -> None:
     from cibuildwheel.util.helpers import prepare_command
 
-    build = step(load("build-cells.yml"), "cell", "cibuildwheel")["env"]
+    build = step(load("build-cells.yml"), "cell", "build")["env"]
     command = prepare_command(build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"], wheel="/w/x.whl", dest_dir="/out")
-    assert command.endswith('--sdist "$FACTORY_SDIST" --torch-python python --wheel /w/x.whl --dest /out')
+    assert '--sdist "$FACTORY_SDIST" --torch-python python --wheel /w/x.whl --dest /out &&' in command
     assert "factory repair" in command and '--cell "$FACTORY_CELL" --wheel /w/x.whl)"' in command
     assert '--build "$(/opt/factory/bin/factory workflow tuple-build' in command
     assert '--builds "$FACTORY_BUILDS" --wheel /w/x.whl)"' in command
     before = prepare_command(build["CIBW_BEFORE_BUILD_LINUX"], package="/project/work/src/x", project="/project")
-    assert "factory workflow patch" in before and before.endswith("--source /project/work/src/x")
+    assert "factory workflow patch" not in before  # once per cell, on the runner (the sdist step)
     passed = build["CIBW_ENVIRONMENT_PASS_LINUX"].split()
     assert {
         "MAX_JOBS", "FACTORY_CELL", "FACTORY_PROFILE", "FACTORY_TORCH_REQUIREMENT", "FACTORY_IMPORTS",
@@ -302,7 +303,7 @@ def test_cibuildwheel_can_build_every_planned_python(tmp_path: Path) -> None:
     m, k, r = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
     cells = cells_of(plan(m, k, r).include)
     wanted = {i for c in cells for i in cell_env(c, recipe_for(r, c.first.package), None)["CIBW_BUILD"].split()}
-    build = step(load("build-cells.yml"), "cell", "cibuildwheel")["env"]
+    build = step(load("build-cells.yml"), "cell", "build")["env"]
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
     env = {**os.environ, "CIBW_BUILD": " ".join(sorted(wanted)), "CIBW_ARCHS_LINUX": build["CIBW_ARCHS_LINUX"]}
     done = subprocess.run(
@@ -381,7 +382,7 @@ def test_index_plan_build_and_sdist_flags_are_required() -> None:
         plan_step["run"] = plan_step["run"].replace("--cells --index", "--cells")
 
     def no_hook_flags(doc: dict[Any, Any]) -> None:
-        build = step(doc, "cell", "cibuildwheel")["env"]
+        build = step(doc, "cell", "build")["env"]
         hook = build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"]
         build["CIBW_REPAIR_WHEEL_COMMAND_LINUX"] = hook.replace("--build ", "--x ").replace("--sdist ", "--y ")
         build["CIBW_ENVIRONMENT_PASS_LINUX"] = build["CIBW_ENVIRONMENT_PASS_LINUX"].replace("FACTORY_SDIST", "")

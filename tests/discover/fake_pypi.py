@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,18 @@ def wheel_zip(filename: str, metadata: str, padding: int = 0, members: int = 0) 
             z.writestr(f"{name}/lib/blob.so", bytes(range(256)) * (padding // 256), zipfile.ZIP_STORED)
         z.writestr(f"{name}-{version}.dist-info/METADATA", metadata)
         z.writestr(f"{name}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    return buf.getvalue()
+
+
+def sdist_bytes(files: dict[str, str], top: str = "pkg-1.8.0") -> bytes:
+    """A .tar.gz holding `files` (name -> text) under one top folder, as an sdist does."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import socket
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fake_pypi import BASE, FakePyPI
+from fake_pypi import BASE, FakePyPI, sdist_bytes
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -151,17 +149,6 @@ def test_write_releases_inspects_new_sdists(tmp_path: Path, capsys: pytest.Captu
     assert json.loads(again)["release_differences"] == []
 
 
-def sdist_bytes(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"pkg-1.8.0/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_a_stale_table_outranks_a_new_sdist(capsys: pytest.CaptureFixture[str]) -> None:
     sdist = {"filename": "causal_conv1d-1.8.0.tar.gz", "url": "../../packages/yy/causal_conv1d-1.8.0.tar.gz",
              "packagetype": "sdist", "size": 1, "digests": {"sha256": "1" * 64}, "yanked": False}  # fmt: skip
@@ -208,3 +195,21 @@ def test_real_pypi_torch_2_14_1_cuda() -> None:
     assert facts.release.version >= Version("2.14.1")
     assert str(facts.pypi_cuda) == "13.0" and "cuda-toolkit" in facts.evidence
     assert pypi.bytes_read < 20_000_000  # METADATA only, never whole wheels (one is ~555 MB)
+
+
+def test_write_knowledge_gives_the_plan_a_new_torch_minor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the rebuild workflow plans with: the table with PyPI's facts applied, read back by the planner."""
+    from factory.commands.common import plan_from_args
+
+    names = [f"torch-2.16.0-cp3{m}-cp3{m}-manylinux_2_28_x86_64.whl" for m in (11, 12, 13, 14, 15)]
+    fake = FakePyPI(add_release("torch", "2.16.0", [wheel(n) for n in names]))
+    meta = "Metadata-Version: 2.4\nName: torch\nVersion: 2.16.0\nRequires-Dist: nvidia-cuda-runtime==13.2.51\n"
+    fake.extra_metadata[names[0]] = ("range", meta)
+    out = tmp_path / "pytorch.toml"
+    code, _ = run(fake, capsys, "--write-knowledge", str(out))
+    assert code == TABLE_OUT_OF_DATE
+    written = load_knowledge(out)
+    assert str(written.minors["2.16"].version) == "2.16.0" and str(written.minors["2.16"].pypi_cuda) == "13.2"
+    assert {m: r for m, r in written.minors.items() if m != "2.16"} == load_knowledge().minors  # the rest as packaged
+    args = build_parser().parse_args(["plan", "--matrix", str(ROOT / "matrix.toml"), "--knowledge", str(out)])
+    assert any(s.torch_minor == "2.16" for s in plan_from_args(args).include)

@@ -100,3 +100,23 @@ def test_published_tuples_are_left_out_and_come_back_as_build_2(served: tuple[st
         ("tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1", 2)
     ]
     assert again["unchanged"] == []
+
+
+@pytest.mark.parametrize("form", ["{url}", "{url}/", "{url}/simple", "{url}/simple/", "{url}/cu13/simple/"])
+def test_every_url_form_of_the_index_gives_the_same_plan(served: tuple[str, list[str]], form: str) -> None:
+    """The base, the URL pip is given and a channel's URL read the same pages. Before, `<base>/simple` read
+    /simple/simple/tiny-ext/ (404, taken as nothing published) and planned the published tuple again."""
+    url, args = served
+    body = _plan_json([*args, "--recipes", str(FIXTURE / "recipes.toml"), "--index", form.format(url=url)])
+    assert body["include"] == [] and body["unchanged"] == ["tiny-ext-0.1.0-cu13.0-torch2.14-cp311-abi1"]
+
+
+def test_a_url_that_is_no_index_fails_with_a_message(
+    served: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, args = served
+    argv = ["plan", "--json", *args, "--recipes", str(FIXTURE / "recipes.toml"), "--index", f"{url}/project"]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert f"{url}/project is not a PEP 691 package index" in err
+    assert f"{url}/project/simple/ answered 404" in err

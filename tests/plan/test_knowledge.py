@@ -57,3 +57,12 @@ def test_missing_field_is_named() -> None:
 def test_unknown_minor_says_what_to_do() -> None:
     with pytest.raises(ConfigError, match="factory discover"):
         load_knowledge().minor("9.9")
+
+
+def test_the_rendered_table_reads_back_equal() -> None:
+    import tomllib
+
+    from factory.plan.knowledge import load_knowledge, parse_knowledge, render_knowledge
+
+    packaged = load_knowledge()
+    assert parse_knowledge(tomllib.loads(render_knowledge(packaged))) == packaged

@@ -36,3 +36,34 @@ if os.environ.get("FACTORY_TORCH_OF_OTHER_CUDA_MAJOR") and importlib.util.find_s
         )
 
     _ext2._check_cuda_version = _check_cuda_version
+
+# The packages' setup.py hard-code `--threads 4` for nvcc (four device compiles per .cu file at once),
+# MAX_JOBS files at once: on a runner sized for MAX_JOBS single compiles that is four times the memory.
+# When FACTORY_NVCC_THREADS is set (the rebuild workflow sizes it with MAX_JOBS), every extension's nvcc
+# `--threads N` / `-t N` / `--threads=N` is replaced by it before the build writes its ninja file.
+_threads = os.environ.get("FACTORY_NVCC_THREADS")
+if _threads and importlib.util.find_spec("torch") is not None:
+    import torch.utils.cpp_extension as _cpp
+
+    def _capped(args):  # type: ignore[no-untyped-def]
+        out, following = [], False
+        for arg in args:
+            if following:
+                arg, following = _threads, False
+            elif arg in ("--threads", "-t"):
+                following = True
+            elif arg.startswith("--threads="):
+                arg = "--threads=" + _threads
+            out.append(arg)
+        return out
+
+    _build_extensions = _cpp.BuildExtension.build_extensions
+
+    def build_extensions(self):  # type: ignore[no-untyped-def]
+        for ext in self.extensions:
+            extra = getattr(ext, "extra_compile_args", None)
+            if isinstance(extra, dict) and isinstance(extra.get("nvcc"), list):
+                extra["nvcc"] = _capped(extra["nvcc"])
+        _build_extensions(self)
+
+    _cpp.BuildExtension.build_extensions = build_extensions
