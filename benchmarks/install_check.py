@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import unquote
+
+from packaging.utils import canonicalize_name
 
 PACKAGES = ("causal-conv1d", "mamba-ssm")
 IMPORTS = "import torch, causal_conv1d_cuda, selective_scan_cuda, causal_conv1d, mamba_ssm"
@@ -31,10 +34,13 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 def check(index: str, torch: str, python: str, work: Path, uv: str) -> tuple[bool, str]:
     venv = work / f"torch{torch}-py{python}"
     env = {**os.environ, "UV_LINK_MODE": "hardlink", "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # an interpreter of this machine (pyenv's), never a download
+    pyenv = sorted(Path(env.get("PYENV_ROOT", Path.home() / ".pyenv")).glob(f"versions/{python}.*/bin/python{python}"))
+    interpreter = str(pyenv[-1]) if pyenv else python
     env["UV_CACHE_DIR"] = str(Path(env.get("FACTORY_CACHE", Path.home() / ".cache/cuda-wheel-factory")) / "uv")
     env.pop("PIP_CONSTRAINT", None)
     steps = [
-        [uv, "venv", "--quiet", "--seed", "--python", python, str(venv)],
+        [uv, "venv", "--quiet", "--seed", "--python", interpreter, str(venv)],
         [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), f"torch=={torch}"],
     ]
     for argv in steps:
@@ -50,8 +56,9 @@ def check(index: str, torch: str, python: str, work: Path, uv: str) -> tuple[boo
     if done.returncode:
         return False, f"pip install failed after {seconds:.0f} s: {done.stderr.strip()[-600:]}"
     installed = json.loads(report.read_text())["install"]
-    wheels = [Path(item["download_info"]["url"]).name for item in installed if item["metadata"]["name"] in PACKAGES]
-    touched_torch = [i["metadata"]["version"] for i in installed if i["metadata"]["name"] == "torch"]
+    named = [(canonicalize_name(i["metadata"]["name"]), i) for i in installed]
+    wheels = [unquote(Path(item["download_info"]["url"]).name) for name, item in named if name in PACKAGES]
+    touched_torch = [item["metadata"]["version"] for name, item in named if name == "torch"]
     done = run([str(venv / "bin/python"), "-c", f"{IMPORTS}; print(torch.__version__)"], env)
     if done.returncode:
         return False, f"installed {wheels} but the imports failed: {done.stderr.strip()[-600:]}"
