@@ -30,7 +30,8 @@ def full() -> Plan:
 
 def test_full_matrix_covers_every_minor_and_both_packages(full: Plan) -> None:
     # 8 buildable releases (3 of causal-conv1d, 5 of mamba-ssm) x ~110 tuples each
-    assert len(full.include) == 939
+    # 939 less mamba-ssm 2.3.2.post1 on torch 2.5 and 2.8 + CUDA 12 (compat.toml: its triton>=3.5)
+    assert len(full.include) == 932
     seen = {(s.package, s.torch_minor) for s in full.include}
     for minor in ["2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14"]:
         for package in ("causal-conv1d", "mamba-ssm"):
