@@ -6,9 +6,11 @@
 Sections (`--only` takes a comma list; the other sections of an existing --out file are kept, each marked
 with the run it is from): pages, peers, download (index speed; installs wrk and nginx-light
 with apt-get when missing, pypiserver and devpi-server into venvs under the work folder), resolution
-(bytes a resolver downloads with PEP 658), wheel-size, and the heavy ones: install (user install vs source
-builds, minutes of both cores), python-reuse (a second Python's build cost), rerun (`factory run` again with
-nothing changed). Run it on an idle machine: anything else running skews every figure. Prints figures; never
+(bytes a resolver downloads with PEP 658), wheel-size, upstream-stall (hosted pages while 60 requests wait on
+a silent upstream), zip-rss (server memory refusing a 1.5 M-entry zip directory), and the heavy ones: install
+(user install vs source builds, minutes of both cores), python-reuse (a second Python's build cost), rerun
+(`factory run` again with nothing changed), arch-cost (sm_80 + sm_90 + PTX against sm_90 alone: four real
+builds). Run it on an idle machine: anything else running skews every figure. Prints figures; never
 asserts a time.
 """
 
@@ -28,8 +30,8 @@ from bench_catalog import build_catalog
 from bench_report import Section, busy_warning, kept_sections, machine, render
 from bench_tools import REPO, WRK_SUMMARY_LUA, ensure_debian
 
-QUICK = ("pages", "peers", "download", "resolution", "wheel-size")
-HEAVY = ("install", "python-reuse", "rerun")
+QUICK = ("pages", "peers", "download", "resolution", "wheel-size", "upstream-stall", "zip-rss")
+HEAVY = ("install", "python-reuse", "rerun", "arch-cost")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +98,7 @@ def _section(name: str, args: argparse.Namespace, lua: Path) -> Callable[[], Sec
         return run[name]
     import client_bench
     import factory_bench
+    import script_bench
 
     env = {**os.environ, "FACTORY_CACHE": str(args.cache)}
     return {
@@ -104,6 +107,9 @@ def _section(name: str, args: argparse.Namespace, lua: Path) -> Callable[[], Sec
         "wheel-size": lambda: factory_bench.wheel_size(args.real_data),
         "python-reuse": lambda: factory_bench.python_reuse(env),
         "rerun": lambda: factory_bench.rerun(args.work, args.real_data, env),
+        "upstream-stall": script_bench.upstream_stall,
+        "zip-rss": script_bench.zip_rss,
+        "arch-cost": lambda: script_bench.arch_cost(env),
     }[name]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from factory.plan.job import torch_arch_list
+from factory.plan.job import NO_NVCC_DEPFILE, torch_arch_list
 from factory.plan.recipes import Recipe
 from factory.plan.spec import BuildSpec
 
@@ -178,6 +178,7 @@ def build_environment(spec: BuildSpec, recipe: Recipe) -> str:
         "CCACHE_DIR": CONTAINER_CCACHE,
         "CCACHE_NOHASHDIR": "1",
         "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros,file_stat_matches",
+        **NO_NVCC_DEPFILE,
         "FACTORY_TORCH_INCLUDE": SHARED_TORCH_INCLUDE,
         "PYTHONPATH": f"{CONTAINER_FACTORY}/hooks",
         "LDFLAGS": f"{CONTAINER_FACTORY}/shim/libc_single_threaded.o",

@@ -21,6 +21,11 @@ HOST_DEBUG_FLAG = "-g1"  # line tables only: backtraces keep file:line
 # C++14 default) must not be referenced: host code, the .cpp files and nvcc's host side alike, is
 # compiled without it (the plain operator delete it calls instead frees the same memory).
 OLD_FLOOR_HOST_FLAGS = ("-fno-sized-deallocation",)
+# Before 2.11, torch's cpp_extension asks nvcc for a depfile with `--generate-dependencies-with-compile`,
+# beside which nvcc refuses -E, so ccache cannot preprocess: every device compile was a `preprocessor_error`,
+# never cached (2.11+ writes `-MD -MF`, which ccache understands). A one-shot build needs no depfile, so
+# cpp_extension's own switch drops it for every torch: local builds and the rebuild workflow alike.
+NO_NVCC_DEPFILE = {"TORCH_EXTENSION_SKIP_NVCC_GEN_DEPENDENCIES": "1"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from factory.context import BuildContext
-from factory.plan.job import Job
+from factory.plan.job import NO_NVCC_DEPFILE, Job
 from factory.stages.provision import Toolchain
 
 # What a wheel's provenance records of the build's environment, besides the recipe's switches.
@@ -24,6 +24,7 @@ def ccache_env(ctx: BuildContext, nvcc: Path) -> dict[str, str]:
         "CCACHE_NOHASHDIR": "1",
         "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros,file_stat_matches",
         "CCACHE_MAXSIZE": "20G",
+        **NO_NVCC_DEPFILE,
     }
 
 

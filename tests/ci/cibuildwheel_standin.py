@@ -15,7 +15,7 @@ with its placeholders and environment, in a folder standing for the container:
 Commands run with `bash --posix -c` (the image's /bin/sh is bash). Container paths (/project,
 /opt/python, /opt/factory, /tmp, /output, /root/.cache/pip, the toolkit, and the volumes of
 CIBW_CONTAINER_ENGINE's create_args) are rewritten to the folders standing for them. The config
-(REHEARSAL_CONFIG, a JSON file) gives the toolkit, the literal substitutions (the fixture's matrix
+(REHEARSAL_CONFIG, a JSON file) gives the toolkit by its image path, the literal substitutions (the fixture's matrix
 for matrix.toml, torch from PyPI by uv for PyTorch's index), and an injected failure.
 """
 
@@ -49,7 +49,7 @@ class Container:
         volumes = re.findall(r"--volume=([^:\s]+):(\S+)", os.environ.get("CIBW_CONTAINER_ENGINE", ""))
         self.paths = {
             **{inside: outside for outside, inside in volumes},
-            "/usr/local/cuda-13.0": config["toolkit"],
+            **config["toolkits"],  # /usr/local/cuda-X.Y -> the factory's toolkit of that CUDA
             "/root/.cache/pip": str(root / "root-pip-cache"),
             "/opt/python": str(root / "opt" / "python"),
             "/opt/factory": str(root / "opt" / "factory"),

@@ -30,9 +30,9 @@ def index(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
-    """The toolkit (made in the factory's shared cache on first use) and the CPythons the image has."""
+def _machine(cuda: str, tmp_path_factory: pytest.TempPathFactory) -> Machine:
+    """The toolkit of `cuda` (made in the factory's shared cache on first use: CUDA 13 from PyPI, 12.4 from
+    Debian's archive) and the CPythons the image has."""
     from packaging.version import Version
 
     from factory.cli import build_parser
@@ -42,5 +42,17 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
     from factory.stages.provision import cuda_toolkit
 
     ctx = context_from_args(build_parser().parse_args(["build", "--cache", str(factory_cache()), "--out", "unused"]))
-    home = cuda_toolkit(Version("13.0"), ctx, SubprocessRunner(), tmp_path_factory.mktemp("toolkit") / "log").home
-    return Machine(toolkit=home, pythons={v: str(find_interpreter(v, ctx)) for v in ("3.11", "3.12")})
+    home = cuda_toolkit(Version(cuda), ctx, SubprocessRunner(), tmp_path_factory.mktemp("toolkit") / "log").home
+    return Machine(toolkits={cuda: home}, pythons={v: str(find_interpreter(v, ctx)) for v in ("3.11", "3.12")})
+
+
+@pytest.fixture(scope="session")
+def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
+    """The image of a CUDA 13.0 cell: its toolkit and CPythons."""
+    return _machine("13.0", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def machine_cu12(tmp_path_factory: pytest.TempPathFactory) -> Machine:
+    """The image of a CUDA 12.4 cell: its toolkit and CPythons."""
+    return _machine("12.4", tmp_path_factory)

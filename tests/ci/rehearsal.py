@@ -33,17 +33,51 @@ ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny_ext"
 STANDIN = Path(__file__).with_name("cibuildwheel_standin.py")
 BIN = Path(sys.executable).parent
-PROFILE = "rehearsal"
-CELL = "tiny-ext-0.1.0-cu13.0-torch2.14-abi1"
-TUPLE = "tiny-ext-0.1.0-cu13.0-torch2.14-{py}-abi1"
-BUILDS = {TUPLE.format(py="cp311"): 3, TUPLE.format(py="cp312"): 1}  # cp312 is new to the cell: build 1
 PYTHONS = ("cp311", "cp312")
 STAGES = ("before-build", "build", "repair", "before-test", "install", "test")
 TORCH_INSTALL = r'pip install "\$FACTORY_TORCH_REQUIREMENT" --extra-index-url "\$FACTORY_TORCH_INDEX"'
-FIXTURE_ARGS = (
-    f"--matrix {FIXTURE / 'matrix.toml'} --recipes {FIXTURE / 'recipes.toml'} --releases {FIXTURE / 'releases.toml'}"
-)
 JSON = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell of the tiny fixture's plan that the rehearsal runs: its matrix file and profile, and the
+    (CUDA, torch, ABI) that name its tuples, wheels and channel."""
+
+    matrix: Path
+    profile: str
+    cuda: str  # the toolkit, as the image has it under /usr/local/cuda-X.Y
+    torch: str  # the torch minor
+    abi: int
+    recipes: Path = FIXTURE / "recipes.toml"
+
+    @property
+    def id(self) -> str:
+        return f"tiny-ext-0.1.0-cu{self.cuda}-torch{self.torch}-abi{self.abi}"
+
+    def tuple(self, py: str) -> str:
+        return f"tiny-ext-0.1.0-cu{self.cuda}-torch{self.torch}-{py}-abi{self.abi}"
+
+    @property
+    def label(self) -> str:
+        return f"cu.{self.cuda}.torch.{self.torch}.abi.{self.abi}"
+
+    @property
+    def channel(self) -> str:
+        return f"cu{self.cuda.split('.')[0]}"
+
+    @property
+    def fixture_args(self) -> str:
+        return f"--matrix {self.matrix} --recipes {self.recipes} --releases {FIXTURE / 'releases.toml'}"
+
+
+CU13 = Cell(matrix=FIXTURE / "matrix.toml", profile="rehearsal", cuda="13.0", torch="2.14", abi=1)
+# PyPI's torch 2.5.1 is the CUDA 12.4 build: the toolkit the factory assembles from Debian's archive
+CU12 = Cell(matrix=FIXTURE / "matrix_cu12.toml", profile="rehearsal-cu12", cuda="12.4", torch="2.5", abi=0,
+            recipes=FIXTURE / "recipes_cu12.toml")  # fmt: skip
+CELL, TUPLE = CU13.id, CU13.tuple("{py}")
+BUILDS = {CU13.tuple("cp311"): 3, CU13.tuple("cp312"): 1}  # cp312 is new to the cell: build 1
+BUILDS_CU12 = {CU12.tuple("cp311"): 1, CU12.tuple("cp312"): 1}
 
 
 def factory_cache() -> Path:
@@ -58,7 +92,9 @@ def uv() -> str:
 
 @dataclass(frozen=True)
 class Machine:
-    toolkit: Path  # the factory's CUDA 13 toolkit from PyPI, standing for the image's /usr/local/cuda-13.0
+    # the factory's toolkits (CUDA 13 from PyPI, 12.4 from Debian's archive) by CUDA version, each standing
+    # for the image's /usr/local/cuda-X.Y
+    toolkits: dict[str, Path]
     pythons: dict[str, str]  # the CPythons standing for the image's /opt/python/cpXY-cpXY
 
 
@@ -69,6 +105,8 @@ class Result:
     tmp: Path
     index: str
     pythons: tuple[str, ...]
+    cell: Cell
+    builds: dict[str, int]
 
     def records(self) -> list[dict[str, Any]]:
         path = self.tmp / "container-commands.jsonl"
@@ -78,8 +116,10 @@ class Result:
 class Job:
     """One cell's job of build-cells.yml, its steps read from `doc` and run in order."""
 
-    def __init__(self, doc: dict[str, Any], tmp: Path, machine: Machine, index: str, builds: dict[str, int]) -> None:
-        self.doc, self.tmp, self.machine, self.index, self.builds = doc, tmp, machine, index, builds
+    def __init__(
+        self, doc: dict[str, Any], tmp: Path, machine: Machine, index: str, builds: dict[str, int], cell: Cell = CU13
+    ) -> None:
+        self.doc, self.tmp, self.machine, self.index, self.builds, self.cell = doc, tmp, machine, index, builds, cell
         self.workspace = tmp / "workspace"
         self.bin = tmp / "bin"
         self.log = tmp / "rehearsal.log"
@@ -87,8 +127,8 @@ class Job:
 
     def expressions(self) -> dict[str, str]:
         return {
-            "inputs.profile": PROFILE,
-            "matrix.id": CELL,
+            "inputs.profile": self.cell.profile,
+            "matrix.id": self.cell.id,
             "toJSON(matrix.builds)": json.dumps(self.builds, indent=2),
             "matrix.package": "tiny-ext",
             "matrix.version": "0.1.0",
@@ -146,10 +186,12 @@ esac
         torch = (f"{uv()} pip install --python python --cache-dir {cache} --link-mode hardlink "
                  f'--index-strategy unsafe-best-match {extra} "$FACTORY_TORCH_REQUIREMENT"')  # fmt: skip
         config = {
-            "containers": str(self.tmp / "containers"), "toolkit": str(self.machine.toolkit), "uv": uv(),
+            "containers": str(self.tmp / "containers"), "uv": uv(),
+            "toolkits": {f"/usr/local/cuda-{self.cell.cuda}": str(self.machine.toolkits[self.cell.cuda])},
             "pythons": self.machine.pythons,
             "uv_cache": str(factory_cache() / "uv"), "record": str(self.tmp / "container-commands.jsonl"),
-            "replace": [["--matrix /project/matrix.toml", FIXTURE_ARGS]], "replace_re": [[TORCH_INSTALL, torch]],
+            "replace": [["--matrix /project/matrix.toml", self.cell.fixture_args]],
+            "replace_re": [[TORCH_INSTALL, torch]],
             "fail": fail,
         }  # fmt: skip
         (self.tmp / "standin.json").write_text(json.dumps(config))
@@ -160,7 +202,7 @@ esac
     def run_step(self, step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         script = str(step["run"])
         for command in ("factory workflow cell-env", "factory workflow patch", "factory workflow build-cell"):
-            script = script.replace(command, f"{command} {FIXTURE_ARGS}")
+            script = script.replace(command, f"{command} {self.cell.fixture_args}")
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CUDA", "PYTHONPATH"))},
             **self.job_env(), **self.step_env(step),
@@ -190,8 +232,9 @@ esac
                 rc = done.returncode
                 break
         assert rc is not None, "the job has no step with id build"
-        pythons = tuple(p for p in PYTHONS if TUPLE.format(py=p) in self.builds)
-        return Result(rc=rc, output=self.log.read_text(), tmp=self.tmp, index=self.index, pythons=pythons)
+        pythons = tuple(p for p in PYTHONS if self.cell.tuple(p) in self.builds)
+        return Result(rc=rc, output=self.log.read_text(), tmp=self.tmp, index=self.index, pythons=pythons,
+                      cell=self.cell, builds=self.builds)  # fmt: skip
 
 
 # --- what a cell's job must do, each a check that raises AssertionError naming what went wrong ---------
@@ -213,7 +256,7 @@ def check_order(r: Result) -> None:
 
 
 def index_files(r: Result) -> list[str]:
-    page = httpx.get(f"{r.index}/cu13/simple/tiny-ext/", headers={"Accept": JSON})
+    page = httpx.get(f"{r.index}/{r.cell.channel}/simple/tiny-ext/", headers={"Accept": JSON})
     return [f["filename"] for f in page.json()["files"] if f["filename"].endswith(".whl")] if page.is_success else []
 
 
@@ -221,8 +264,8 @@ def check_published(r: Result) -> None:
     """Each Python's wheel on the index, under its own build number, as it left the cell's job."""
     held = index_files(r)
     for py in r.pythons:
-        build = BUILDS[TUPLE.format(py=py)]
-        name = f"tiny_ext-0.1.0+cu.13.0.torch.2.14.abi.1-{build}-{py}-{py}-"
+        build = r.builds[r.cell.tuple(py)]
+        name = f"tiny_ext-0.1.0+{r.cell.label}-{build}-{py}-{py}-"
         found = [f for f in held if f.startswith(name) and "manylinux_2_28_x86_64" in f]
         assert len(found) == 1, f"the cell's job did not publish {name}*manylinux_2_28_x86_64* (the index holds {held})"
         (wheel,) = (r.tmp / "workspace" / "wheelhouse" / f"{py}-manylinux_x86_64").glob("*.whl")
@@ -309,7 +352,7 @@ def build_step(doc: dict[str, Any]) -> dict[str, Any]:
 
 def report(r: Result) -> None:
     """What a reader of the log wants: each Python's outcome, and the disk after each step."""
-    print(f"\n--- rehearsal of {CELL}: build step exit {r.rc} (T: {r.tmp})")
+    print(f"\n--- rehearsal of {r.cell.id}: build step exit {r.rc} (T: {r.tmp})")
     for line in r.output.splitlines():
         if re.match(r"(cp\d+-manylinux_x86_64: |disk |tiny_ext-.*: 200 OK|::error::|stand-in: )", line):
             print(
