@@ -33,13 +33,14 @@ def test_pypi_here_plans_both_packages_on_cp310_for_every_minor_and_2_8_on_cp312
     for package in ("causal-conv1d", "mamba-ssm"):
         assert sorted(by_minor(here, package), key=Version) == MINORS[:-1]  # torch 2.15 has no cp310 wheels
         assert set(by_minor(here, package, "3.12")) == {"2.8"}
+        assert set(by_minor(here, package, "3.11")) == {"2.15"}  # ...so it is built for its oldest, 3.11
     assert any(d.torch == "2.15" and d.python == "3.10" and "no CPython 3.10 wheels" in d.reason for d in here.dropped)
     # torch's own reason: no older release is tried (and listed) in vain
     assert {(d.package, str(d.version)) for d in here.dropped if d.torch == "2.15"} == {
         ("causal-conv1d", "1.7.0"),
         ("mamba-ssm", "2.3.2.post1"),
     }
-    assert len(here.include) == 2 * (12 + 1)
+    assert len(here.include) == 2 * (12 + 2)
     assert all(s.archs == ("80", "90") and s.ptx == "90" for s in here.include)
 
 
