@@ -48,15 +48,9 @@ def torch_record(job: Job, version: str, cuda: str | None, cxx11_abi: bool) -> d
     record: dict[str, Any] = {"version": version, "cuda": cuda, "cxx11_abi": cxx11_abi}
     if job.spec.torch_stand_in_for is not None:
         record["stands_in_for"] = job.spec.torch_stand_in_for
-        spec = job.spec
-        same = (
-            "same release and CUDA major"
-            if spec.torch_cuda.major == spec.cuda.major
-            else f"same release, C++ API and ABI, another CUDA major (the wheel's CUDA is {spec.cuda})"
-        )
         record["why"] = (
-            f"torch {spec.torch_stand_in_for} is only on PyTorch's own index; built against PyPI's "
-            f"torch {spec.torch} (CUDA {spec.torch_cuda}), {same}"
+            f"torch {job.spec.torch_stand_in_for} is only on PyTorch's own index; built against PyPI's "
+            f"torch {job.spec.torch} (CUDA {job.spec.torch_cuda}), same release and CUDA major"
         )
     return record
 
