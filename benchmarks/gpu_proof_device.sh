@@ -8,7 +8,8 @@
 # dependencies into a private folder (the machine's own torch, triton, einops are used), runs each
 # package's sdist tests with pytest (JUnit XML into OUT_DIR) and the numerics check against the reference
 # implementations (factory/data/gpu_numerics.py, JSON lines into OUT_DIR), and prints the counts.
-# A suite past SUITE_TIMEOUT seconds (default 240) is interrupted and reports what ran.
+# A suite past SUITE_TIMEOUT seconds (default 240) is interrupted and reports what ran. pytest-benchmark, where
+# installed, is off: beside xdist it stops the session with an INTERNALERROR (seen on the device).
 set -uo pipefail
 out=${1:?usage: gpu_proof_device.sh OUT_DIR SET_DIR...}
 shift
@@ -24,7 +25,7 @@ for set in "$@"; do
   for tests in "$set"/tests/*/; do
     [ -d "$tests" ] || continue
     package=$(basename "$tests")
-    (cd "$tests" && PYTHONPATH=$site timeout -s INT ${SUITE_TIMEOUT:-240} python3 -m pytest -q -p no:cacheprovider -n ${PYTEST_WORKERS:-12} --maxfail=50 \
+    (cd "$tests" && PYTHONPATH=$site timeout -s INT ${SUITE_TIMEOUT:-240} python3 -m pytest -q -p no:cacheprovider -p no:benchmark -n ${PYTEST_WORKERS:-12} --maxfail=50 \
         --junitxml "$out/$name-$package-tests.xml" . > "$out/$name-$package-tests.txt" 2>&1)
     echo "   $package sdist tests: rc=$? $(tail -1 "$out/$name-$package-tests.txt")"
   done
