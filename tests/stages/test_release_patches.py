@@ -7,6 +7,8 @@ The fixtures under tests/fixtures/pypi/sdists/<sdist>/ are files of PyPI's sdist
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,37 @@ def test_a_patch_that_no_longer_applies_fails_with_its_name(tmp_path: Path) -> N
     patches = resolve(representative(release), load_recipes()).patches
     with pytest.raises(StageFailed, match="patch 'cccl3-lane-id' expects 'cub::LaneId\\(\\)' at least 1x"):
         apply_patches(source, patches)
+
+
+FAKE_TORCH_2_3 = (
+    "import types\nlibrary = types.SimpleNamespace()  # torch 2.3: no custom_op\nTensor = type('Tensor', (), {})\n"
+)
+
+
+@pytest.mark.parametrize("release", [r for r in policy_releases() if (SDISTS / r.sdist.removesuffix(".tar.gz") /
+                         "causal_conv1d" / "cpp_functions.py.txt").exists()], ids=lambda r: str(r.version))  # fmt: skip
+def test_causal_conv1d_imports_on_torch_2_3_with_the_custom_op_fallback(release: Release, tmp_path: Path) -> None:
+    """torch 2.3 lacks torch.library.custom_op: the op wrappers become plain functions calling the extension."""
+    old = make_spec(package=release.package, version=release.version, torch=Version("2.3.1"),
+                    cuda=Version("12.4"), torch_cuda=Version("12.1"), cxx11_abi=False, ptx="90")  # fmt: skip
+    patches = resolve(old, load_recipes()).patches
+    assert {"custom-op-fallback", "custom-op-decorators"} <= {p.name for p in patches}
+    source = unpack_fixture(release, tmp_path / "src")
+    apply_patches(source, patches)
+    module = (source / "causal_conv1d" / "cpp_functions.py").read_text()
+    assert "@torch.library.custom_op(" not in module
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(FAKE_TORCH_2_3)
+    (tmp_path / "causal_conv1d_cuda.py").write_text("def causal_conv1d_fwd(*args):\n    print('called', args)\n")
+    (tmp_path / "cpp_functions.py").write_text(module)
+    call = (
+        "import cpp_functions; cpp_functions._causal_conv1d_fwd_cpp(x=1, weight=2, bias=None, seq_idx=None, "
+        "initial_states=None, out=3, final_states_out=None, silu_activation=True)"
+    )
+    done = subprocess.run([sys.executable, "-c", call], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "called (1, 2, None, None, None, 3, None, True)"
+    # torch 2.4 and newer keep upstream's registered ops
+    assert not {"custom-op-fallback", "custom-op-decorators"} & {
+        p.name for p in resolve(representative(release), load_recipes()).patches
+    }
