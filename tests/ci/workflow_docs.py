@@ -33,9 +33,13 @@ def step(doc: dict[Any, Any], job: str, name_part: str) -> dict[str, Any]:
     return by_id[0] if by_id else next(s for s in steps if name_part in str(s.get("name", "")))
 
 
+def full_plan() -> Any:
+    """The full matrix's plan with the packaged tables (compat.toml included), as `factory plan` makes it."""
+    return plan(load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes())
+
+
 def full_cells() -> dict[str, list[Any]]:
-    m, k, r = load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes()
-    return {"full": cells_of(plan(m, k, r).include)}
+    return {"full": cells_of(full_plan().include)}
 
 
 def rebuild_problems(edit: Any) -> list[str]:
