@@ -27,6 +27,9 @@ class RowKey:
 _PYTHON = re.compile(r"\d+\.\d+")
 MISSING = "missing"  # a cell no run report or file speaks of
 ANY_TORCH = "*"  # a dropped combination that holds for every torch (e.g. a release whose sdist cannot build)
+# The matrix's view of every release at once: per torch row and Python, the newest release with a wheel there
+# (what pip installs for that torch), else the newest release any run reported on
+NEWEST = "newest"
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Cell:
     cause: str | None = None
     message: str | None = None
     stage: str | None = None
+    release: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ def build_matrix(
     reports: Sequence[Mapping[str, Any]],
     version: str | None = None,
 ) -> Matrix:
-    """Cells of `version` (default: the newest release with any build or report)."""
+    """Cells of `version` (default: the newest release with any build or report; NEWEST: per row and Python,
+    the newest release with a wheel there, else the newest one reported on)."""
     entries: dict[tuple[str, RowKey, str], Cell] = {}
     other: list[FileRecord] = []
     dropped: dict[tuple[str, str, str | None, str | None], DroppedRow] = {}
@@ -126,7 +131,7 @@ def build_matrix(
             found = _key_of_spec(spec)
             if found is None:
                 continue
-            cell = entries.setdefault(found, Cell(status=MISSING))
+            cell = entries.setdefault(found, Cell(status=MISSING, release=found[0]))
             if row.get("outcome") == Outcome.UNCHANGED and cell.has_log:
                 continue  # a run that built nothing keeps the link to the log of the build it skipped
             cell.status = str(row.get("outcome", MISSING))
@@ -138,14 +143,15 @@ def build_matrix(
         if found is None:
             other.append(record)
             continue
-        cell = entries.setdefault(found, Cell(status=Outcome.PUBLISHED))
+        cell = entries.setdefault(found, Cell(status=Outcome.PUBLISHED, release=found[0]))
         if cell.file is None or record.upload_time > cell.file.upload_time:
             cell.file = record
         if cell.status in (MISSING, Outcome.SKIPPED, Outcome.UNCHANGED):
             cell.status = Outcome.PUBLISHED
     built_versions = sorted({v for v, _, _ in entries}, key=Version, reverse=True)
     versions = sorted(set(built_versions) | {d.version for d in dropped.values()}, key=Version, reverse=True)
-    chosen = version if version in versions else (built_versions[0] if built_versions else None)
+    chosen = version if version in versions or (version == NEWEST and versions) else None
+    chosen = chosen or (built_versions[0] if built_versions else None)
     matrix = Matrix(
         project=project,
         version=chosen,
@@ -156,8 +162,12 @@ def build_matrix(
         dropped=sorted(dropped.values(), key=lambda d: (Version(d.version), d.torch), reverse=True),
     )
     pythons: set[str] = set()
-    for (v, key, python), cell in sorted(entries.items(), key=lambda kv: (kv[0][1], kv[0][2])):
-        if v != chosen:
+    for (v, key, python), cell in sorted(entries.items(), key=lambda kv: (kv[0][1], kv[0][2], Version(kv[0][0]))):
+        if chosen == NEWEST:  # releases ascend within a cell: a newer one replaces, unless it has no wheel there
+            held = matrix.rows.get(key, {}).get(python)
+            if held is not None and _has_wheel(held) and not _has_wheel(cell):
+                continue
+        elif v != chosen:
             continue
         pythons.add(python)
         matrix.rows.setdefault(key, {})[python] = cell
@@ -165,6 +175,10 @@ def build_matrix(
     matrix.rows = dict(sorted(matrix.rows.items(), reverse=True))
     matrix.releases = release_lines(matrix, torch=None, cuda=None, python=None)
     return matrix
+
+
+def _has_wheel(cell: Cell) -> bool:
+    return cell.file is not None and cell.file.yanked_reason is None
 
 
 def _dropped_row(project: str, row: Mapping[str, Any]) -> DroppedRow | None:
@@ -199,7 +213,7 @@ def release_lines(matrix: Matrix, *, torch: str | None, cuda: str | None, python
                 continue
             if cuda and not _cuda_matches(str(key.cuda), cuda):
                 continue
-            wheels += cell.file is not None and cell.file.yanked_reason is None
+            wheels += _has_wheel(cell)
             failed += cell.status == Outcome.FAILED
         reasons = []
         for d in matrix.dropped:

@@ -12,7 +12,7 @@ from datetime import datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index_server.pages.channels import ALL_CHANNELS
-from index_server.pages.matrix import Matrix, RowKey
+from index_server.pages.matrix import NEWEST, Matrix, RowKey
 from index_server.pages.wanted import WantRow
 from index_server.pages.wheel_notes import wheel_notes
 from index_server.storage.catalog import FileRecord
@@ -115,4 +115,5 @@ def render_project(
         time=human_time,
         channels=lambda key: row_channels(key, root_cuda_major),
         notes=wheel_notes,
+        newest=NEWEST,
     )

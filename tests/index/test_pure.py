@@ -11,7 +11,7 @@ import pytest
 from packaging.utils import NormalizedName
 
 from index_server.pages.channels import ROOT, Channel, in_channel
-from index_server.pages.matrix import build_matrix, filter_matrix
+from index_server.pages.matrix import NEWEST, build_matrix, filter_matrix
 from index_server.pages.negotiate import negotiate
 from index_server.pages.simple import Link, ProjectPage, render_project_html, render_project_json
 from index_server.pages.web import render_project
@@ -244,3 +244,37 @@ def test_unchanged_run_keeps_the_log_of_the_build() -> None:
     m = build_matrix("mamba-ssm", [_record("2.3.2+cu.13.0.torch.2.14.abi.1", python_tag="cp311")], [built, again])
     (cells,) = m.rows.values()
     assert cells["3.11"].status == "published" and cells["3.11"].has_log and cells["3.11"].run_id == "r1"
+
+
+def test_the_newest_view_shows_per_torch_the_release_pip_would_install() -> None:
+    def spec(version: str, torch: str) -> dict[str, object]:
+        return {"package": "mamba-ssm", "version": version, "cuda": "12.4", "torch": torch, "python": "3.10",
+                "cxx11_abi": False}  # fmt: skip
+
+    report = {
+        "run_id": "r1",
+        "tuples": [  # the newest release cannot be installed beside torch 2.6; 2.3.1 can
+            {"id": "a", "outcome": "failed", "cause": "dependency-conflict", "spec": spec("2.3.2.post1", "2.6")},
+            {"id": "b", "outcome": "published", "spec": spec("2.3.1", "2.6")},
+            {"id": "c", "outcome": "published", "spec": spec("2.3.2.post1", "2.9")},
+            {"id": "d", "outcome": "published", "spec": spec("2.3.1", "2.9")},
+            {"id": "e", "outcome": "failed", "cause": "build-failed", "spec": spec("2.3.2.post1", "2.5")},
+        ],
+    }
+    records = [
+        _record("2.3.1+cu.12.4.torch.2.6.abi.0", python_tag="cp310"),
+        _record("2.3.2.post1+cu.12.4.torch.2.9.abi.0", python_tag="cp310"),
+        _record("2.3.1+cu.12.4.torch.2.9.abi.0", python_tag="cp310"),
+    ]
+    m = build_matrix("mamba-ssm", records, [report], version=NEWEST)
+    cells = {str(k.torch): c["3.10"] for k, c in m.rows.items()}
+    assert m.version == NEWEST and m.versions == ["2.3.2.post1", "2.3.1"]
+    assert (cells["2.6"].release, cells["2.6"].status) == ("2.3.1", "published")
+    assert (cells["2.9"].release, cells["2.9"].status) == ("2.3.2.post1", "published")
+    assert (cells["2.5"].release, cells["2.5"].status) == ("2.3.2.post1", "failed")  # nothing built: the newest try
+    html = render_project(m, "http://h", {"torch": None, "cuda": None, "python": None}, ROOT_MAP)
+    assert "newest release per torch" in html and '<option value="newest" selected>' in html
+    assert "published</span> 2.3.1" in html and "failed</span> 2.3.2.post1" in html
+    # the per-release views are unchanged: 2.3.2.post1's shows its torch 2.6 failure
+    one = build_matrix("mamba-ssm", records, [report], version="2.3.2.post1")
+    assert {str(k.torch): c["3.10"].status for k, c in one.rows.items()}["2.6"] == "failed"
