@@ -21,8 +21,8 @@ from factory.stages.records import StageFailed
 from factory.stages.uv_envs import install_torch_env, uv_env, uv_index_args
 from index_server.contract import Cause
 
-# What triton 3.2 raises when a module decorated with @triton.autotune is imported on a machine with no GPU:
-# its Autotuner asks for the active driver at decoration time (later tritons ask at the first launch).
+# What triton 3.2 and 3.3 raise when a module decorated with @triton.autotune is imported on a machine with no GPU:
+# their Autotuner asks for the active driver at decoration time (torch 2.5's 3.1 and 2.8's 3.4 import here).
 TRITON_NO_DRIVER = "0 active drivers"
 
 # For the import only: a triton driver that answers the autotuner's question at decoration time with a
@@ -146,7 +146,7 @@ def verify_wheel(
             top = runner([python, "-c", import_snippet((job.top_level,), told)], env=run_env, cwd=venv, log=log)
             said = f" (torch's CUDA {spec.torch_cuda} told to the import guard as {told})" if told else ""
             if not top.ok and TRITON_NO_DRIVER in top.output and not ctx.gpu_check:
-                # triton 3.2 (torch 2.6) cannot import an autotuned module without a GPU: on a user's GPU
+                # triton 3.2/3.3 (torch 2.6/2.7) cannot import an autotuned module without a GPU: on a user's GPU
                 # machine it can. Import again with its driver stood in, and say so.
                 snippet = import_snippet((job.top_level,), told, triton_stand_in=True)
                 top = runner([python, "-c", snippet], env=run_env, cwd=venv, log=log)
