@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
-from factory.stages.verify import TRITON_NO_DRIVER, import_snippet
+from factory.stages.verify import import_beside_triton, import_snippet
 
 PACKAGES = ("causal-conv1d", "mamba-ssm")
 EXTENSIONS = ("causal_conv1d_cuda", "selective_scan_cuda")
@@ -66,19 +66,20 @@ def check(index: str, torch: str, python: str, work: Path, uv: str) -> tuple[boo
     touched_torch = [item["metadata"]["version"] for name, item in named if name == "torch"]
     python_bin = str(venv / "bin/python")
     done = run([python_bin, "-c", import_snippet(EXTENSIONS)], env)
-    stood_in = ""
+    stood_in = False
     if not done.returncode:
-        done = run([python_bin, "-c", import_snippet(TOP_LEVELS)], env)
-        if done.returncode and TRITON_NO_DRIVER in done.stderr:
-            done = run([python_bin, "-c", import_snippet(TOP_LEVELS, triton_stand_in=True)], env)
-            stood_in = " (no GPU here)"
+        done, stood_in = import_beside_triton(
+            lambda snippet: run([python_bin, "-c", snippet], env),
+            lambda ran: ran.stderr if ran.returncode else "",
+            TOP_LEVELS,
+        )
     if done.returncode:
         return False, f"installed {wheels} but the imports failed: {done.stderr.strip()[-600:]}"
     note = f"; pip replaced torch with {touched_torch}" if touched_torch else ""
-    said = done.stdout.strip().splitlines()[-1].removeprefix("imported ")
+    said = done.stdout.strip().splitlines()[-1].removeprefix("imported ") + (" (no GPU here)" if stood_in else "")
     return (
         not touched_torch,
-        f"pip {seconds:.0f} s, {' + '.join(wheels)}; extensions imported, then {said}{stood_in}{note}",
+        f"pip {seconds:.0f} s, {' + '.join(wheels)}; extensions imported, then {said}{note}",
     )
 
 

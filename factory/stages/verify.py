@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from factory.context import BuildContext
 from factory.plan.job import Job
@@ -56,6 +58,25 @@ def import_snippet(modules: tuple[str, ...], guard_cuda: str | None = None, trit
         f"import os, sys; sys.setdlopenflags(os.RTLD_NOW)\nimport torch\n{told}{stand_in}{imports}"
         f"print('imported', {names}, 'with torch', torch.__version__{triton})"
     )
+
+
+Ran = TypeVar("Ran")
+
+
+def import_beside_triton(
+    run_snippet: Callable[[str], Ran],
+    failure_text: Callable[[Ran], str],
+    modules: tuple[str, ...],
+    guard_cuda: str | None = None,
+    may_stand_in: bool = True,
+) -> tuple[Ran, bool]:
+    """Run the import snippet of `modules`; where it failed only because triton 3.2/3.3 asked for a GPU
+    driver (TRITON_NO_DRIVER) and `may_stand_in`, run it once more with the driver stood in. The last
+    run's result, and whether the driver was stood in. `failure_text`: a failed run's output, "" if it ran."""
+    result = run_snippet(import_snippet(modules, guard_cuda))
+    if not may_stand_in or TRITON_NO_DRIVER not in failure_text(result):
+        return result, False
+    return run_snippet(import_snippet(modules, guard_cuda, triton_stand_in=True)), True
 
 
 def missing_extensions(wheel: Path, modules: tuple[str, ...]) -> list[str]:
@@ -143,13 +164,17 @@ def verify_wheel(
             # the import guard rightly refuses it, so torch tells the guard the wheel's own CUDA; the
             # extension itself already loaded against the real one above.
             told = str(spec.cuda) if runtime is not None else None
-            top = runner([python, "-c", import_snippet((job.top_level,), told)], env=run_env, cwd=venv, log=log)
+            # triton 3.2/3.3 (torch 2.6/2.7) cannot import an autotuned module without a GPU; on a user's GPU
+            # machine it can. Without one here, the import is tried again with its driver stood in, and said.
+            top, stood_in = import_beside_triton(
+                lambda snippet: runner([python, "-c", snippet], env=run_env, cwd=venv, log=log),
+                lambda ran: "" if ran.ok else ran.output,
+                (job.top_level,),
+                told,
+                may_stand_in=not ctx.gpu_check,
+            )
             said = f" (torch's CUDA {spec.torch_cuda} told to the import guard as {told})" if told else ""
-            if not top.ok and TRITON_NO_DRIVER in top.output and not ctx.gpu_check:
-                # triton 3.2/3.3 (torch 2.6/2.7) cannot import an autotuned module without a GPU: on a user's GPU
-                # machine it can. Import again with its driver stood in, and say so.
-                snippet = import_snippet((job.top_level,), told, triton_stand_in=True)
-                top = runner([python, "-c", snippet], env=run_env, cwd=venv, log=log)
+            if stood_in:
                 said_lines = [line for line in top.output.splitlines() if line.startswith("imported ")]
                 version = said_lines[-1].rsplit(" ", 1)[-1] if top.ok and said_lines else "?"
                 said += (

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factory.stages.verify import TRITON_NO_DRIVER, import_snippet
+from factory.stages.verify import TRITON_NO_DRIVER, import_beside_triton, import_snippet
 
 FAKE_TORCH = """
 import types
@@ -90,3 +90,28 @@ def test_a_stand_in_triton_driver_lets_an_autotuned_package_import_without_a_gpu
     # the stand-in answers the import only: running a kernel says why it cannot
     launch = _tuned(tmp_path, import_snippet(("tuned",), triton_stand_in=True) + "\nimport tuned; tuned.launch()")
     assert launch.returncode != 0 and "no GPU on this build machine" in launch.stderr
+
+
+def test_the_driver_is_stood_in_only_after_the_no_driver_failure_and_only_where_allowed(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def run(snippet: str) -> subprocess.CompletedProcess[str]:
+        ran.append(snippet)
+        return _tuned(tmp_path, snippet)
+
+    def failure(done: subprocess.CompletedProcess[str]) -> str:
+        return done.stderr if done.returncode else ""
+
+    done, stood_in = import_beside_triton(run, failure, ("tuned",))
+    assert stood_in and done.returncode == 0 and len(ran) == 2
+    assert done.stdout.strip().endswith("beside a stand-in driver of triton 3.2.0")
+    ran.clear()
+    # on a machine with a GPU (verify's gpu_check) the failure stands: nothing is stood in
+    done, stood_in = import_beside_triton(run, failure, ("tuned",), may_stand_in=False)
+    assert not stood_in and done.returncode != 0 and TRITON_NO_DRIVER in done.stderr and len(ran) == 1
+    ran.clear()
+    # another failure is not retried
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "__init__.py").write_text("raise ImportError('undefined symbol: _ZN3c10')\n")
+    done, stood_in = import_beside_triton(run, failure, ("broken",))
+    assert not stood_in and "undefined symbol" in done.stderr and len(ran) == 1
