@@ -48,6 +48,12 @@ def stand_in_lines(info: Mapping[str, Any]) -> list[str]:
             f"toolkit CUDA {spec.get('cuda')} stood in for {spec['cuda_stand_in_for']}"
             + (f" (dropped {dropped})" if dropped else "")
         )
+    toolkit = info.get("toolkit") if isinstance(info.get("toolkit"), Mapping) else {}
+    assert isinstance(toolkit, Mapping)
+    nvcc = str(toolkit.get("nvcc") or "")
+    if nvcc and not spec.get("cuda_stand_in_for") and ".".join(nvcc.split(".")[:2]) != str(spec.get("cuda")):
+        # the tuple's CUDA is its torch's (PyPI's torch 2.4 is cu121); the toolkit a newer minor of that major
+        lines.append(f"compiled by nvcc {nvcc} for CUDA {spec.get('cuda')} (a newer minor of the same major)")
     torch = info.get("torch") if isinstance(info.get("torch"), Mapping) else {}
     assert isinstance(torch, Mapping)
     if spec.get("torch_stand_in_for"):

@@ -18,6 +18,7 @@ STOOD_IN = {
         "archs_dropped": ["100", "120"],
     },
     "torch": {"version": "2.8.0+cu128", "cuda": "12.8"},
+    "toolkit": {"nvcc": "12.4.131", "origin": "debian"},
     "auditwheel": {"tags": ["manylinux_2_24_x86_64", "manylinux_2_28_x86_64"]},
     "gpu_archs": {"sass": ["80", "90"], "ptx": ["90"], "objects": {}},
 }  # fmt: skip
@@ -27,8 +28,19 @@ GUIDE = {
         "torch_version": "2.3.1", "python": "3.10", "cxx11_abi": False, "torch_stand_in_for": "2.3.1+cu118",
     },
     "torch": {"version": "2.3.1", "cuda": "12.1"},
+    "toolkit": {"nvcc": "11.8.89", "origin": "debian"},
     "floor": {"why": "floor raised from 2.17 to 2.24 by _ZdlPvm@CXXABI_1.3.9"},
     "gpu_archs": {"sass": ["80"], "ptx": []},
+}  # fmt: skip
+# PyPI's torch 2.4 is cu121; the newest CUDA 12 toolkit the factory assembles is 12.4
+NEWER_MINOR = {
+    "spec": {
+        "package": "causal-conv1d", "version": "1.7.0", "cuda": "12.1", "cuda_major": 12, "torch": "2.4",
+        "torch_version": "2.4.1", "python": "3.10", "cxx11_abi": False,
+    },
+    "torch": {"version": "2.4.1+cu121", "cuda": "12.1"},
+    "toolkit": {"nvcc": "12.4.131", "origin": "debian"},
+    "gpu_archs": {"sass": ["80", "90"], "ptx": ["90"]},
 }  # fmt: skip
 
 
@@ -47,6 +59,13 @@ def test_notes_of_a_stand_in_build() -> None:
     assert "built against PyPI's torch 2.3.1 for 2.3.1+cu118" in guide
     assert any("not import-tested against its exact torch" in line for line in guide)
     assert "floor raised from 2.17 to 2.24 by _ZdlPvm@CXXABI_1.3.9" in guide
+    assert not any("compiled by nvcc" in line for line in guide)  # 11.8.89 is the tuple's own CUDA 11.8
+
+
+def test_a_newer_toolkit_minor_than_the_tuples_cuda_is_said() -> None:
+    assert wheel_notes(NEWER_MINOR)["notes"] == [
+        "compiled by nvcc 12.4.131 for CUDA 12.1 (a newer minor of the same major)"
+    ]
 
 
 def test_odd_provenance_renders_as_nothing_rather_than_failing() -> None:
