@@ -6,7 +6,9 @@ then the build for CPython 3.11 (the first tuple of the cell) and for 3.12 (a se
 device code). Prints per build the build stage's wall seconds, the CPU seconds of its processes (user +
 sys of the children), and the wheel's size; then the ratios. Figures, not asserts; run on an idle machine.
 
-    python benchmarks/arch_cost.py [--package causal-conv1d]
+    python benchmarks/arch_cost.py [--package causal-conv1d] [--keep]
+
+Each arch set's fresh cache is removed once measured unless --keep.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from factory.run.pipeline import build_tuple
 from factory.stages.provision import provision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from python_reuse import fresh_cache_context
+from python_reuse import add_keep_option, fresh_cache_context
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH_SETS = {"sm_90": (("90",), None), "sm_80+sm_90+PTX": (("80", "90"), "90")}
@@ -46,32 +48,33 @@ def main() -> int:
     parser.add_argument("--package", default="causal-conv1d")
     parser.add_argument("--pythons", nargs="+", default=["3.11", "3.12"])
     add_build_options(parser)
+    add_keep_option(parser)
     parser.set_defaults(recipes=None, skip_dependency_check=True)
     args = parser.parse_args()
     quick = plan(load_matrix(ROOT / "matrix.toml"), load_knowledge(), load_recipes(), "quick")
     base = next(s for s in quick.include if s.package == args.package)
     results: dict[tuple[str, str], tuple[float, float, int]] = {}
     for label, (archs, ptx) in ARCH_SETS.items():
-        ctx, root = fresh_cache_context(args, "arch-cost-")
-        specs = [dataclasses.replace(base, python=py, archs=archs, ptx=ptx) for py in args.pythons]
-        runner = SubprocessRunner()
-        for spec in specs:  # envs and the toolkit first: not part of the timed builds
-            provision(spec, ctx, runner, root / "provision.log")
-        for spec in specs:
-            cpu, began = children_cpu(), time.monotonic()
-            result = build_tuple(resolve(spec, ctx.recipes), ctx, root / "out")
-            cpu, wall = children_cpu() - cpu, time.monotonic() - began
-            if result.outcome != "built":
-                print(f"{spec.id} {label}: {result.stage}: {result.cause}: {result.message}", file=sys.stderr)
-                return 1
-            build = json.loads((root / "out" / spec.id / "build.json").read_text())
-            size = result.wheel.stat().st_size if result.wheel else 0
-            results[(label, spec.python)] = (float(build["seconds"]), cpu, size)
-            print(
-                f"{args.package} {label} cp{spec.python.replace('.', '')}: build stage {build['seconds']:.0f} s wall, "
-                f"whole tuple {wall:.0f} s wall / {cpu:.0f} s CPU, wheel {size / 1e6:.1f} MB",
-                flush=True,
-            )
+        with fresh_cache_context(args, "arch-cost-") as (ctx, root):
+            specs = [dataclasses.replace(base, python=py, archs=archs, ptx=ptx) for py in args.pythons]
+            runner = SubprocessRunner()
+            for spec in specs:  # envs and the toolkit first: not part of the timed builds
+                provision(spec, ctx, runner, root / "provision.log")
+            for spec in specs:
+                cpu, began = children_cpu(), time.monotonic()
+                result = build_tuple(resolve(spec, ctx.recipes), ctx, root / "out")
+                cpu, wall = children_cpu() - cpu, time.monotonic() - began
+                if result.outcome != "built":
+                    print(f"{spec.id} {label}: {result.stage}: {result.cause}: {result.message}", file=sys.stderr)
+                    return 1
+                build = json.loads((root / "out" / spec.id / "build.json").read_text())
+                size = result.wheel.stat().st_size if result.wheel else 0
+                results[(label, spec.python)] = (float(build["seconds"]), cpu, size)
+                print(
+                    f"{args.package} {label} cp{spec.python.replace('.', '')}: build stage {build['seconds']:.0f} s "
+                    f"wall, whole tuple {wall:.0f} s wall / {cpu:.0f} s CPU, wheel {size / 1e6:.1f} MB",
+                    flush=True,
+                )
     first, second = args.pythons[0], args.pythons[1]
     one, two = ARCH_SETS
     for python in (first, second):
