@@ -78,6 +78,19 @@ class Matrix:
     dropped: list[DroppedRow] = field(default_factory=list)
     releases: list[ReleaseLine] = field(default_factory=list)
 
+    def dropped_reason(self, key: RowKey, python: str) -> str | None:
+        """Why the plan left this empty cell out (torch 2.15 has no CPython 3.10 wheels): the reason of the
+        shown release, in the newest view of the newest release dropped there; None if no plan said."""
+        for row in self.dropped:  # newest release first
+            if self.version != NEWEST and row.version != self.version:
+                continue
+            if row.torch != str(key.torch) and not (row.torch == ANY_TORCH and self.version != NEWEST):
+                continue
+            if row.python not in (None, python) or (row.cuda is not None and _version_or_none(row.cuda) != key.cuda):
+                continue
+            return row.reason
+        return None
+
 
 def _key_of_spec(spec: Any) -> tuple[str, RowKey, str] | None:
     """The cell a spec fills, None for one that does not parse (whatever a catalog row holds)."""
@@ -175,6 +188,13 @@ def build_matrix(
     matrix.rows = dict(sorted(matrix.rows.items(), reverse=True))
     matrix.releases = release_lines(matrix, torch=None, cuda=None, python=None)
     return matrix
+
+
+def _version_or_none(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 def _has_wheel(cell: Cell) -> bool:

@@ -278,3 +278,47 @@ def test_the_newest_view_shows_per_torch_the_release_pip_would_install() -> None
     # the per-release views are unchanged: 2.3.2.post1's shows its torch 2.6 failure
     one = build_matrix("mamba-ssm", records, [report], version="2.3.2.post1")
     assert {str(k.torch): c["3.10"].status for k, c in one.rows.items()}["2.6"] == "failed"
+
+
+def test_an_empty_cell_the_plan_dropped_says_why() -> None:
+    def spec(version: str, torch: str, python: str) -> dict[str, object]:
+        return {"package": "mamba-ssm", "version": version, "cuda": "13.2", "torch": torch, "python": python,
+                "cxx11_abi": True}  # fmt: skip
+
+    report = {
+        "run_id": "r1",
+        "tuples": [
+            {"id": "a", "outcome": "published", "spec": spec("2.3.2.post1", "2.15", "3.11")},
+            {"id": "b", "outcome": "published", "spec": spec("2.3.2.post1", "2.14", "3.10")},
+        ],
+        "dropped": [
+            {"package": "mamba-ssm", "version": "2.3.2.post1", "torch": "2.15", "cuda": "13.2", "python": "3.10",
+             "reason": "torch 2.15 has no CPython 3.10 wheels; it has 3.11–3.15"},
+            {"package": "mamba-ssm", "version": "2.3.2.post1", "torch": "2.14", "cuda": "12.9", "python": "3.11",
+             "reason": "another CUDA's row"},
+            {"package": "mamba-ssm", "version": "2.2.4", "torch": "*", "reason": "the sdist has no CUDA sources"},
+        ],
+    }  # fmt: skip
+    records = [
+        _record("2.3.2.post1+cu.13.2.torch.2.15.abi.1", python_tag="cp311"),
+        _record("2.3.2.post1+cu.13.2.torch.2.14.abi.1", python_tag="cp310"),
+        _record("2.3.1+cu.13.2.torch.2.15.abi.1", python_tag="cp310"),
+    ]
+    blank = {"torch": None, "cuda": None, "python": None}
+    m = build_matrix("mamba-ssm", records, [report], version="2.3.2.post1")
+    keys = {str(k.torch): k for k in m.rows}
+    assert "3.10" not in m.rows[keys["2.15"]] and m.pythons == ["3.10", "3.11"]
+    assert m.dropped_reason(keys["2.15"], "3.10") == "torch 2.15 has no CPython 3.10 wheels; it has 3.11–3.15"
+    assert m.dropped_reason(keys["2.14"], "3.11") is None  # its only dropped row is of CUDA 12.9
+    html = render_project(m, "http://h", blank, ROOT_MAP)
+    assert html.count('<td class="dropped">') == 1 and html.count('<td class="missing">') == 1
+    assert 'not planned</span><br><span class="small">torch 2.15 has no CPython 3.10 wheels' in html
+    # another release's view: 2.3.1 has a wheel there, and 2.3.2.post1's reasons are not 2.3.1's
+    older = build_matrix("mamba-ssm", records, [report], version="2.3.1")
+    assert older.dropped_reason(keys["2.15"], "3.11") is None
+    assert 'class="dropped"' not in render_project(older, "http://h", blank, ROOT_MAP)
+    # the newest view shows 2.3.1's wheel in that cell; an old release's every-torch row marks no cell
+    newest = build_matrix("mamba-ssm", records, [report], version=NEWEST)
+    assert newest.rows[keys["2.15"]]["3.10"].release == "2.3.1"
+    assert newest.dropped_reason(keys["2.14"], "3.11") is None
+    assert 'class="dropped"' not in render_project(newest, "http://h", blank, ROOT_MAP)
