@@ -7,6 +7,7 @@ then the factory's relabel, guard, provenance and reproducible rewrite.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import time
@@ -29,7 +30,8 @@ from factory.stages.repair_plan import WHEEL_FORMAT_VERSION
 # Bump WHEEL_FORMAT_VERSION (factory/stages/repair_plan.py) together with this digest, never this alone.
 GOLDEN = {3: "dce1dbe43184f5bb7475f2236bd331be9ed32660de8f45ee8ec6217990b1fcb5"}
 
-ELF = ROOT / "tests" / "fixtures" / "golden" / "golden_ext.so"
+# the ELF's bytes, base64 text (a fixture of fixed bytes, not build output of this tree)
+ELF = ROOT / "tests" / "fixtures" / "golden" / "golden_ext.so.b64"
 ELF_SHA256 = "0db866659104995bafefefe8c10dbc32ccd6e714b4ca83612f35bab697f63f8a"
 AUDITWHEEL = ROOT / ".venv" / "bin" / "auditwheel"
 EPOCH = 1700000000  # what sdist_epoch would give for an sdist made then
@@ -37,11 +39,12 @@ EPOCH = 1700000000  # what sdist_epoch would give for an sdist made then
 
 def _raw_wheel(dest: Path) -> Path:
     """tiny_ext 0.1.0 as a compiler would leave it: linux-tagged, unrepaired, fixed bytes."""
-    assert hashlib.sha256(ELF.read_bytes()).hexdigest() == ELF_SHA256, "the golden ELF changed"
+    elf = base64.b64decode(ELF.read_text())
+    assert hashlib.sha256(elf).hexdigest() == ELF_SHA256, "the golden ELF changed"
     info = "tiny_ext-0.1.0.dist-info"
     members = {
         "tiny_ext/__init__.py": b"from tiny_ext_cuda import golden_answer\n",
-        "tiny_ext_cuda.cpython-311-x86_64-linux-gnu.so": ELF.read_bytes(),
+        "tiny_ext_cuda.cpython-311-x86_64-linux-gnu.so": elf,
         f"{info}/METADATA": b"Metadata-Version: 2.1\nName: tiny-ext\nVersion: 0.1.0\n"
         b"Requires-Dist: torch\nRequires-Dist: numpy>=1.20\n\nA fixture.\n",
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
