@@ -44,36 +44,37 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=1_500_000)
     parser.add_argument("--pythonpath", type=Path, help="a tree whose index_server/factory to run instead")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="zip-directory-rss-"))
-    wheel = work / "pkg-1.0-py3-none-any.whl"
-    wheel.write_bytes(zip_directory(args.entries))
-    print(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB, a central directory of {args.entries} entries")
-    env = {**os.environ, "FACTORY_UPLOAD_TOKENS": TOKEN}
-    server = factory_serve_from(work, ["--data", str(work / "data"), "--upstream", "none"], env, args.pythonpath)
-    try:
-        for path in ("/", "/simple/", "/project/none/"):
-            httpx.get(server.url + path, timeout=30)
-        time.sleep(1)
-        idle = memory_kb(server.proc.pid)
-        Path(f"/proc/{server.proc.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        started = time.perf_counter()
-        with wheel.open("rb") as body:
-            response = httpx.post(
-                f"{server.url}/legacy/",
-                data={":action": "file_upload", "sha256_digest": digest},
-                files={"content": (wheel.name, body)},
-                auth=("__token__", TOKEN),
-                timeout=600,
-            )
-        took = time.perf_counter() - started
-        after = memory_kb(server.proc.pid)
-    finally:
-        server.stop()
-    print(f"answer: {response.status_code} {response.text[:160]} ({took:.1f} s)")
-    print(f"server RSS idle {idle['VmRSS'] / 1024:.0f} MB; peak while refusing {after['VmHWM'] / 1024:.0f} MB")
-    print(f"peak above idle: {(after['VmHWM'] - idle['VmRSS']) / 1024:.0f} MB")
-    return 0
+    with tempfile.TemporaryDirectory(prefix="zip-directory-rss-") as tmp:  # the 78 MB wheel goes with it
+        work = Path(tmp)
+        wheel = work / "pkg-1.0-py3-none-any.whl"
+        wheel.write_bytes(zip_directory(args.entries))
+        print(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB, a central directory of {args.entries} entries")
+        env = {**os.environ, "FACTORY_UPLOAD_TOKENS": TOKEN}
+        server = factory_serve_from(work, ["--data", str(work / "data"), "--upstream", "none"], env, args.pythonpath)
+        try:
+            for path in ("/", "/simple/", "/project/none/"):
+                httpx.get(server.url + path, timeout=30)
+            time.sleep(1)
+            idle = memory_kb(server.proc.pid)
+            Path(f"/proc/{server.proc.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            started = time.perf_counter()
+            with wheel.open("rb") as body:
+                response = httpx.post(
+                    f"{server.url}/legacy/",
+                    data={":action": "file_upload", "sha256_digest": digest},
+                    files={"content": (wheel.name, body)},
+                    auth=("__token__", TOKEN),
+                    timeout=600,
+                )
+            took = time.perf_counter() - started
+            after = memory_kb(server.proc.pid)
+        finally:
+            server.stop()
+        print(f"answer: {response.status_code} {response.text[:160]} ({took:.1f} s)")
+        print(f"server RSS idle {idle['VmRSS'] / 1024:.0f} MB; peak while refusing {after['VmHWM'] / 1024:.0f} MB")
+        print(f"peak above idle: {(after['VmHWM'] - idle['VmRSS']) / 1024:.0f} MB")
+        return 0
 
 
 if __name__ == "__main__":
