@@ -55,6 +55,15 @@ class DroppedRow:
     python: str | None
     reason: str
 
+    def applies(self, torch: str | None, cuda: str | None, python: str | None) -> bool:
+        """Whether this left-out combination speaks of that torch minor, CUDA (major or major.minor) and
+        Python; None asks nothing, and a field the row leaves open (every torch, any Python) matches."""
+        if torch and self.torch not in (torch, ANY_TORCH):
+            return False
+        if cuda and self.cuda and not _cuda_matches(self.cuda, cuda):
+            return False
+        return not (python and self.python and self.python != python)
+
 
 @dataclass(frozen=True)
 class ReleaseLine:
@@ -82,13 +91,10 @@ class Matrix:
         """Why the plan left this empty cell out (torch 2.15 has no CPython 3.10 wheels): the reason of the
         shown release, in the newest view of the newest release dropped there; None if no plan said."""
         for row in self.dropped:  # newest release first
-            if self.version != NEWEST and row.version != self.version:
-                continue
-            if row.torch != str(key.torch) and not (row.torch == ANY_TORCH and self.version != NEWEST):
-                continue
-            if row.python not in (None, python) or (row.cuda is not None and _version_or_none(row.cuda) != key.cuda):
-                continue
-            return row.reason
+            if self.version == NEWEST and row.torch == ANY_TORCH:
+                continue  # an old release whose sdist cannot build does not explain an empty cell of every release
+            if self.version in (NEWEST, row.version) and row.applies(str(key.torch), str(key.cuda), python):
+                return row.reason
         return None
 
 
@@ -190,13 +196,6 @@ def build_matrix(
     return matrix
 
 
-def _version_or_none(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 def _has_wheel(cell: Cell) -> bool:
     return cell.file is not None and cell.file.yanked_reason is None
 
@@ -237,9 +236,7 @@ def release_lines(matrix: Matrix, *, torch: str | None, cuda: str | None, python
             failed += cell.status == Outcome.FAILED
         reasons = []
         for d in matrix.dropped:
-            if d.version != version or (torch and d.torch not in (torch, ANY_TORCH)):
-                continue
-            if (cuda and d.cuda and not _cuda_matches(d.cuda, cuda)) or (python and d.python and d.python != python):
+            if d.version != version or not d.applies(torch, cuda, python):
                 continue
             text = f"{'every torch' if d.torch == ANY_TORCH else 'torch ' + d.torch}: {d.reason}"
             if text not in reasons:
